@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"errors"
+)
+
+// Feature extension names, as Wazo's /extensions/features calls them.
+const (
+	FeatureCallRecord   = "callrecord"   // *26: toggle the caller's automatic recording
+	FeatureOnlineRecord = "onlinerec"    // *3: on-demand record toggle during a call
+	FeaturePauseRecord  = "pauserecord"  // *48: pause (PortSIP)
+	FeatureResumeRecord = "resumerecord" // *49: resume (PortSIP)
+)
+
+// Features lists every feature extension a tenant has.
+var Features = []string{FeatureCallRecord, FeatureOnlineRecord, FeaturePauseRecord, FeatureResumeRecord}
+
+// DefaultFeatureCodes are the codes Wazo and PortSIP ship.
+var DefaultFeatureCodes = map[string]string{
+	FeatureCallRecord:   "*26",
+	FeatureOnlineRecord: "*3",
+	FeaturePauseRecord:  "*48",
+	FeatureResumeRecord: "*49",
+}
+
+// FeatureExtension is one feature code of a tenant.
+type FeatureExtension struct {
+	ID         int64
+	TenantUUID string
+	Feature    string
+	Exten      string
+	Enabled    bool
+}
+
+const featureColumns = `id, tenant_uuid, feature, exten, enabled`
+
+func scanFeature(row interface{ Scan(...any) error }) (FeatureExtension, error) {
+	var f FeatureExtension
+	err := row.Scan(&f.ID, &f.TenantUUID, &f.Feature, &f.Exten, &f.Enabled)
+	return f, err
+}
+
+// ListFeatureExtensions lists a tenant's feature extensions ("" tenant: all
+// tenants), optionally only one feature.
+func (s *Store) ListFeatureExtensions(ctx context.Context, tenant, feature string) ([]FeatureExtension, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+featureColumns+` FROM feature_extensions
+		WHERE (? = '' OR tenant_uuid = ?) AND (? = '' OR feature = ?) ORDER BY tenant_uuid, id`,
+		tenant, tenant, feature, feature)
+	if err != nil {
+		return nil, classify("list feature extensions", err)
+	}
+	defer rows.Close()
+	var out []FeatureExtension
+	for rows.Next() {
+		f, err := scanFeature(rows)
+		if err != nil {
+			return nil, classify("list feature extensions", err)
+		}
+		out = append(out, f)
+	}
+	return out, classify("list feature extensions", rows.Err())
+}
+
+// GetFeatureExtension reads one feature extension of a tenant ("" = any tenant).
+func (s *Store) GetFeatureExtension(ctx context.Context, tenant string, id int64) (FeatureExtension, error) {
+	f, err := scanFeature(s.db.QueryRowContext(ctx, `SELECT `+featureColumns+` FROM feature_extensions
+		WHERE id = ? AND (? = '' OR tenant_uuid = ?)`, id, tenant, tenant))
+	if err != nil {
+		return FeatureExtension{}, classify("get feature extension", err)
+	}
+	return f, nil
+}
+
+// UpdateFeatureExtension changes a feature extension's code and enabled flag.
+func (s *Store) UpdateFeatureExtension(ctx context.Context, f FeatureExtension) (FeatureExtension, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE feature_extensions SET exten = ?, enabled = ?
+		WHERE id = ? AND tenant_uuid = ?`, f.Exten, f.Enabled, f.ID, f.TenantUUID)
+	if err := checkAffected("update feature extension", res, err); err != nil {
+		return FeatureExtension{}, err
+	}
+	return s.GetFeatureExtension(ctx, f.TenantUUID, f.ID)
+}
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

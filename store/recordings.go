@@ -1,0 +1,234 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"time"
+)
+
+// Recording states.
+const (
+	StatePending   = "pending"   // asked of the PBX, not confirmed yet
+	StateRecording = "recording" // running
+	StatePaused    = "paused"
+	StateStopped   = "stopped"
+	StateFailed    = "failed"  // the PBX reported a failure
+	StateMissing   = "missing" // the file is gone (reindex)
+	StateCorrupt   = "corrupt" // size or sha256 no longer match (reindex)
+)
+
+// Who started a recording.
+const (
+	StartedByPolicy     = "policy"
+	StartedByDTMF       = "dtmf"
+	StartedByAPI        = "api"
+	StartedBySIPMessage = "sip_message"
+)
+
+// Why a recording stopped.
+const (
+	StopHangup             = "hangup"
+	StopDTMF               = "dtmf"
+	StopAPI                = "api"
+	StopSIPMessage         = "sip_message"
+	StopExternalToExternal = "external_to_external"
+	StopPBXLost            = "pbx_lost"
+	StopFailed             = "failed"
+)
+
+// Interval is a paused span; End is nil while the pause lasts.
+type Interval struct {
+	Start time.Time  `json:"start"`
+	End   *time.Time `json:"end"`
+}
+
+// Recording is one recording row: one file, possibly with paused spans.
+type Recording struct {
+	UUID            string
+	CallID          int64
+	TenantUUID      string
+	Start           time.Time
+	End             *time.Time
+	PausedIntervals []Interval
+	Filename        string
+	Format          string
+	Channel         string
+	Size            int64
+	Duration        time.Duration
+	SHA256          string
+	State           string
+	StartedBy       string
+	StopReason      string
+	FailureReason   string
+	Deleted         bool
+	DeletedAt       *time.Time
+}
+
+// Live reports whether the recording may still be running on the PBX.
+func (r Recording) Live() bool {
+	return r.State == StatePending || r.State == StateRecording || r.State == StatePaused
+}
+
+const recordingColumns = `uuid, call_id, tenant_uuid, start_at, end_at, paused_intervals, filename, format,
+	channel, size, duration_ms, sha256, state, started_by, stop_reason, failure_reason, deleted, deleted_at`
+
+// Stored form of an interval: microseconds, like every other time column.
+type storedInterval struct {
+	Start int64  `json:"start"`
+	End   *int64 `json:"end"`
+}
+
+func intervalsJSON(in []Interval) string {
+	out := make([]storedInterval, len(in))
+	for i, iv := range in {
+		out[i].Start = micros(iv.Start)
+		if iv.End != nil {
+			e := micros(*iv.End)
+			out[i].End = &e
+		}
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
+func parseIntervals(s string) ([]Interval, error) {
+	var stored []storedInterval
+	if err := json.Unmarshal([]byte(s), &stored); err != nil {
+		return nil, err
+	}
+	out := make([]Interval, len(stored))
+	for i, iv := range stored {
+		out[i].Start = fromMicros(iv.Start)
+		if iv.End != nil {
+			e := fromMicros(*iv.End)
+			out[i].End = &e
+		}
+	}
+	return out, nil
+}
+
+func scanRecording(row interface{ Scan(...any) error }) (Recording, error) {
+	var r Recording
+	var start int64
+	var end, deletedAt sql.NullInt64
+	var paused string
+	var stop sql.NullString
+	var durMS int64
+	err := row.Scan(&r.UUID, &r.CallID, &r.TenantUUID, &start, &end, &paused, &r.Filename, &r.Format,
+		&r.Channel, &r.Size, &durMS, &r.SHA256, &r.State, &r.StartedBy, &stop, &r.FailureReason,
+		&r.Deleted, &deletedAt)
+	if err != nil {
+		return Recording{}, err
+	}
+	r.Start, r.End, r.DeletedAt = fromMicros(start), timePtr(end), timePtr(deletedAt)
+	r.Duration = time.Duration(durMS) * time.Millisecond
+	r.StopReason = stop.String
+	if r.PausedIntervals, err = parseIntervals(paused); err != nil {
+		return Recording{}, err
+	}
+	return r, nil
+}
+
+// CreateRecording inserts a recording row. The same uuid twice (a replayed
+// event) is a conflict the caller can ignore.
+func (s *Store) CreateRecording(ctx context.Context, r Recording) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO recordings (`+recordingColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.UUID, r.CallID, r.TenantUUID, micros(r.Start), nullMicros(r.End), intervalsJSON(r.PausedIntervals),
+		r.Filename, r.Format, r.Channel, r.Size, r.Duration.Milliseconds(), r.SHA256, r.State, r.StartedBy,
+		nullString(r.StopReason), r.FailureReason, r.Deleted, nullMicros(r.DeletedAt))
+	return classify("create recording "+r.UUID, err)
+}
+
+// UpdateRecordingState writes what the engine decides over a recording's
+// life: state, end, paused spans, channel, stop and failure reasons.
+func (s *Store) UpdateRecordingState(ctx context.Context, r Recording) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE recordings SET state = ?, end_at = ?, paused_intervals = ?,
+		channel = ?, stop_reason = ?, failure_reason = ? WHERE uuid = ?`,
+		r.State, nullMicros(r.End), intervalsJSON(r.PausedIntervals), r.Channel, nullString(r.StopReason),
+		r.FailureReason, r.UUID)
+	return checkAffected("update recording "+r.UUID, res, err)
+}
+
+// FileInfo is what media learns of a finished recording's file.
+type FileInfo struct {
+	Filename string
+	Format   string
+	Size     int64
+	Duration time.Duration
+	SHA256   string
+}
+
+// SetRecordingFile records the file of a recording once it is in place.
+func (s *Store) SetRecordingFile(ctx context.Context, uuid string, f FileInfo) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE recordings SET filename = ?, format = ?, size = ?, duration_ms = ?, sha256 = ?
+		WHERE uuid = ?`, f.Filename, f.Format, f.Size, f.Duration.Milliseconds(), f.SHA256, uuid)
+	return checkAffected("set recording file "+uuid, res, err)
+}
+
+// SetRecordingIntegrity marks a recording missing or corrupt, or back to
+// stopped when its file is found intact again.
+func (s *Store) SetRecordingIntegrity(ctx context.Context, uuid, state string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE recordings SET state = ? WHERE uuid = ?`, state, uuid)
+	return checkAffected("set recording integrity "+uuid, res, err)
+}
+
+// MarkRecordingDeleted flags a recording deleted (its file is removed by the caller).
+func (s *Store) MarkRecordingDeleted(ctx context.Context, tenant, uuid string, at time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE recordings SET deleted = 1, deleted_at = coalesce(deleted_at, ?)
+		WHERE uuid = ? AND (? = '' OR tenant_uuid = ?)`, micros(at), uuid, tenant, tenant)
+	return checkAffected("delete recording "+uuid, res, err)
+}
+
+// GetRecording reads one recording ("" tenant: any tenant).
+func (s *Store) GetRecording(ctx context.Context, tenant, uuid string) (Recording, error) {
+	r, err := scanRecording(s.db.QueryRowContext(ctx, `SELECT `+recordingColumns+` FROM recordings
+		WHERE uuid = ? AND (? = '' OR tenant_uuid = ?)`, uuid, tenant, tenant))
+	if err != nil {
+		return Recording{}, classify("get recording "+uuid, err)
+	}
+	return r, nil
+}
+
+// RecordingFilter selects recordings for ListRecordings.
+type RecordingFilter struct {
+	Tenant         string // "" = all tenants
+	LiveOnly       bool   // pending, recording or paused
+	StartedBefore  *time.Time
+	IncludeDeleted bool
+	Page
+}
+
+// ListRecordings lists recordings by start time.
+func (s *Store) ListRecordings(ctx context.Context, f RecordingFilter) ([]Recording, error) {
+	var where []string
+	var args []any
+	if f.Tenant != "" {
+		where, args = append(where, "tenant_uuid = ?"), append(args, f.Tenant)
+	}
+	if f.LiveOnly {
+		where = append(where, "state IN ('pending', 'recording', 'paused')")
+	}
+	if f.StartedBefore != nil {
+		where, args = append(where, "start_at < ?"), append(args, micros(*f.StartedBefore))
+	}
+	if !f.IncludeDeleted {
+		where = append(where, "deleted = 0")
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+recordingColumns+` FROM recordings`+whereClause(where)+
+		` ORDER BY start_at, uuid LIMIT ? OFFSET ?`, append(args, limitArg(f.Limit), f.Offset)...)
+	if err != nil {
+		return nil, classify("list recordings", err)
+	}
+	defer rows.Close()
+	var out []Recording
+	for rows.Next() {
+		r, err := scanRecording(rows)
+		if err != nil {
+			return nil, classify("list recordings", err)
+		}
+		out = append(out, r)
+	}
+	return out, classify("list recordings", rows.Err())
+}

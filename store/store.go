@@ -1,0 +1,269 @@
+// Package store is callrecd's index: tenants, users, groups, queues, feature
+// extensions, calls, recordings, exports, API tokens and the audit log, in one
+// SQLite file. It is the only package that speaks SQL.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+	"github.com/pressly/goose/v3"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Errors callers can test with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique key (extension, name, feature code, …) is already taken.
+	ErrConflict = errors.New("conflict")
+	// ErrInvalid: a value the schema refuses (unknown enum, missing parent row, …).
+	ErrInvalid = errors.New("invalid value")
+	// ErrSchemaTooNew: the database was migrated by a newer callrecd.
+	ErrSchemaTooNew = errors.New("database schema is newer than this callrecd")
+	// ErrSchemaOutdated: the database needs `callrecd migrate`.
+	ErrSchemaOutdated = errors.New("database schema is out of date")
+)
+
+// Store is the SQLite-backed index. It is safe for concurrent use.
+type Store struct {
+	db   *sql.DB
+	path string
+	now  func() time.Time
+}
+
+// Open opens (creating if needed) the SQLite database at path with WAL,
+// foreign keys and a busy timeout. It refuses a database whose schema is newer
+// than this binary; it does not migrate (see Migrate).
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("store: database path is empty")
+	}
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_foreign_keys", "on")
+	q.Set("_busy_timeout", "10000")
+	q.Set("_synchronous", "NORMAL")
+	// Writers take the lock at BEGIN, so a read-then-write transaction never
+	// fails half-way with SQLITE_BUSY.
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, now: time.Now}
+	current, latest, err := s.SchemaVersion(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if current > latest {
+		db.Close()
+		return nil, fmt.Errorf("%w: %s is at schema version %d, this callrecd knows up to %d; upgrade callrecd",
+			ErrSchemaTooNew, path, current, latest)
+	}
+	return s, nil
+}
+
+// OpenCurrent opens the database and requires its schema to be up to date.
+func OpenCurrent(ctx context.Context, path string) (*Store, error) {
+	s, err := Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	current, latest, err := s.SchemaVersion(ctx)
+	if err == nil && current < latest {
+		err = fmt.Errorf("%w: %s is at schema version %d, this callrecd needs %d; run `callrecd migrate`",
+			ErrSchemaOutdated, path, current, latest)
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Ping checks the database answers (for readiness probes).
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+func (s *Store) migrations() (*goose.Provider, error) {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(goose.DialectSQLite3, s.db, sub)
+}
+
+// SchemaVersion returns the database's schema version and the newest this
+// binary knows.
+func (s *Store) SchemaVersion(ctx context.Context) (current, latest int64, err error) {
+	p, err := s.migrations()
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: migrations: %w", err)
+	}
+	for _, src := range p.ListSources() {
+		latest = max(latest, src.Version)
+	}
+	// Read the version table directly: goose would create it, and a read-only
+	// check must not write.
+	var exists int
+	if err := s.db.QueryRowContext(ctx,
+		`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'goose_db_version'`).Scan(&exists); err != nil {
+		return 0, 0, fmt.Errorf("store: schema version: %w", err)
+	}
+	if exists == 0 {
+		return 0, latest, nil
+	}
+	if err := s.db.QueryRowContext(ctx,
+		`SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&current); err != nil {
+		return 0, 0, fmt.Errorf("store: schema version: %w", err)
+	}
+	return current, latest, nil
+}
+
+// Migrate applies every pending migration (up to version `to`, or all when
+// to <= 0) and returns the versions applied. Running it again is a no-op.
+func (s *Store) Migrate(ctx context.Context, to int64) ([]int64, error) {
+	p, err := s.migrations()
+	if err != nil {
+		return nil, fmt.Errorf("store: migrations: %w", err)
+	}
+	var results []*goose.MigrationResult
+	if to > 0 {
+		results, err = p.UpTo(ctx, to)
+	} else {
+		results, err = p.Up(ctx)
+	}
+	var applied []int64
+	for _, r := range results {
+		if r.Error == nil {
+			applied = append(applied, r.Source.Version)
+		}
+	}
+	if err != nil {
+		return applied, fmt.Errorf("store: migrate: %w", err)
+	}
+	return applied, nil
+}
+
+// classify maps SQLite constraint failures onto the package's errors so
+// callers can answer 404/409/400 without parsing messages.
+func classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", op, ErrNotFound)
+	}
+	var se sqlite3.Error
+	if errors.As(err, &se) && se.Code == sqlite3.ErrConstraint {
+		switch se.ExtendedCode {
+		case sqlite3.ErrConstraintUnique, sqlite3.ErrConstraintPrimaryKey:
+			return fmt.Errorf("%s: %w: %s", op, ErrConflict, constraintDetail(se))
+		default:
+			return fmt.Errorf("%s: %w: %s", op, ErrInvalid, constraintDetail(se))
+		}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func constraintDetail(se sqlite3.Error) string {
+	msg := se.Error()
+	return strings.TrimPrefix(msg, "constraint failed: ")
+}
+
+// tx runs fn in one transaction, committing only if fn succeeds.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// Times are stored as microseconds since the epoch, UTC.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullMicros(t *time.Time) sql.NullInt64 {
+	if t == nil || t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func timePtr(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+func nullString(s string) sql.NullString {
+	return sql.NullString{String: s, Valid: s != ""}
+}
+
+func nullInt(p *int) sql.NullInt64 {
+	if p == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: int64(*p), Valid: true}
+}
+
+func intPtr(v sql.NullInt64) *int {
+	if !v.Valid {
+		return nil
+	}
+	i := int(v.Int64)
+	return &i
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// checkAffected turns "0 rows changed" into ErrNotFound.
+func checkAffected(op string, res sql.Result, err error) error {
+	if err != nil {
+		return classify(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return classify(op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", op, ErrNotFound)
+	}
+	return nil
+}
