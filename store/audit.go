@@ -34,7 +34,7 @@ func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, erro
 		}
 		details = string(b)
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO audit_log (at, tenant_uuid, actor, action, object_type, object_id,
+	res, err := s.q.ExecContext(ctx, `INSERT INTO audit_log (at, tenant_uuid, actor, action, object_type, object_id,
 		remote_addr, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, micros(e.At), nullString(e.TenantUUID), e.Actor,
 		e.Action, e.ObjectType, e.ObjectID, e.RemoteAddr, details)
 	if err != nil {
@@ -57,7 +57,7 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, err
 	if f.Since != nil {
 		since = micros(*f.Since)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, at, coalesce(tenant_uuid, ''), actor, action, object_type,
+	rows, err := s.q.QueryContext(ctx, `SELECT id, at, coalesce(tenant_uuid, ''), actor, action, object_type,
 		object_id, remote_addr, details FROM audit_log WHERE (? = '' OR tenant_uuid = ?) AND at >= ?
 		ORDER BY id LIMIT ? OFFSET ?`, f.Tenant, f.Tenant, since, limitArg(f.Limit), f.Offset)
 	if err != nil {

@@ -76,7 +76,7 @@ func (s *Store) CreateCall(ctx context.Context, c Call) (Call, error) {
 		c.Direction = DirectionUnknown
 	}
 	var id int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		err := tx.QueryRowContext(ctx, `SELECT id FROM calls WHERE tenant_uuid = ? AND pbx_call_id = ?`,
 			c.TenantUUID, c.PBXCallID).Scan(&id)
 		if err == nil {
@@ -106,7 +106,7 @@ func (s *Store) CreateCall(ctx context.Context, c Call) (Call, error) {
 // UpdateCall replaces a call's mutable fields: answer and end times,
 // direction, parties and tags.
 func (s *Store) UpdateCall(ctx context.Context, c Call) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE calls SET answer_at = ?, end_at = ?, direction = ?,
+	res, err := s.q.ExecContext(ctx, `UPDATE calls SET answer_at = ?, end_at = ?, direction = ?,
 		source_extension = ?, source_name = ?, source_user_uuid = ?, destination_extension = ?,
 		destination_name = ?, destination_user_uuid = ?, requested_extension = ?, tags = ?
 		WHERE id = ? AND tenant_uuid = ?`,
@@ -118,19 +118,19 @@ func (s *Store) UpdateCall(ctx context.Context, c Call) error {
 
 // SetCallAnswered records the answer time once; a later duplicate is ignored.
 func (s *Store) SetCallAnswered(ctx context.Context, id int64, at time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE calls SET answer_at = coalesce(answer_at, ?) WHERE id = ?`, micros(at), id)
+	res, err := s.q.ExecContext(ctx, `UPDATE calls SET answer_at = coalesce(answer_at, ?) WHERE id = ?`, micros(at), id)
 	return checkAffected("set call answered", res, err)
 }
 
 // SetCallEnded records the end time once; a later duplicate is ignored.
 func (s *Store) SetCallEnded(ctx context.Context, id int64, at time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE calls SET end_at = coalesce(end_at, ?) WHERE id = ?`, micros(at), id)
+	res, err := s.q.ExecContext(ctx, `UPDATE calls SET end_at = coalesce(end_at, ?) WHERE id = ?`, micros(at), id)
 	return checkAffected("set call ended", res, err)
 }
 
 // GetCall reads a call with its recordings ("" tenant: any tenant).
 func (s *Store) GetCall(ctx context.Context, tenant string, id int64) (Call, error) {
-	c, err := scanCall(s.db.QueryRowContext(ctx, `SELECT `+callColumns+` FROM calls
+	c, err := scanCall(s.q.QueryRowContext(ctx, `SELECT `+callColumns+` FROM calls
 		WHERE id = ? AND (? = '' OR tenant_uuid = ?)`, id, tenant, tenant))
 	if err != nil {
 		return Call{}, classify("get call", err)
@@ -165,7 +165,7 @@ func (s *Store) ListCalls(ctx context.Context, f CallFilter) (calls []Call, tota
 	if f.Tenant != "" {
 		add("tenant_uuid = ?", f.Tenant)
 	}
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM calls`+whereClause(where), args...).Scan(&total); err != nil {
+	if err := s.q.QueryRowContext(ctx, `SELECT count(*) FROM calls`+whereClause(where), args...).Scan(&total); err != nil {
 		return nil, 0, 0, classify("list calls", err)
 	}
 	if f.From != nil {
@@ -192,14 +192,14 @@ func (s *Store) ListCalls(ctx context.Context, f CallFilter) (calls []Call, tota
 		}
 		add(cond)
 	}
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM calls`+whereClause(where), args...).Scan(&filtered); err != nil {
+	if err := s.q.QueryRowContext(ctx, `SELECT count(*) FROM calls`+whereClause(where), args...).Scan(&filtered); err != nil {
 		return nil, 0, 0, classify("list calls", err)
 	}
 	order := " ORDER BY start_at, id"
 	if f.Desc {
 		order = " ORDER BY start_at DESC, id DESC"
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+callColumns+` FROM calls`+whereClause(where)+order+` LIMIT ? OFFSET ?`,
+	rows, err := s.q.QueryContext(ctx, `SELECT `+callColumns+` FROM calls`+whereClause(where)+order+` LIMIT ? OFFSET ?`,
 		append(args, limitArg(f.Limit), f.Offset)...)
 	if err != nil {
 		return nil, 0, 0, classify("list calls", err)
@@ -240,7 +240,7 @@ func (s *Store) attachRecordings(ctx context.Context, calls []Call) error {
 		index[c.ID] = i
 		ids[i] = c.ID
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+recordingColumns+` FROM recordings
+	rows, err := s.q.QueryContext(ctx, `SELECT `+recordingColumns+` FROM recordings
 		WHERE call_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) ORDER BY start_at, uuid`, ids...)
 	if err != nil {
 		return err

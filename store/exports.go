@@ -59,7 +59,7 @@ func (s *Store) CreateExportJob(ctx context.Context, j ExportJob) (ExportJob, er
 		j.Status = ExportPending
 	}
 	j.CreatedAt = s.now().UTC()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO export_jobs (`+exportColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.q.ExecContext(ctx, `INSERT INTO export_jobs (`+exportColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		j.UUID, j.TenantUUID, j.RequestedBy, queryJSON(j.Query), j.Email, j.Status, j.Path, j.Size, j.Error,
 		micros(j.CreatedAt), nullMicros(j.FinishedAt))
 	if err != nil {
@@ -70,7 +70,7 @@ func (s *Store) CreateExportJob(ctx context.Context, j ExportJob) (ExportJob, er
 
 // GetExportJob reads one export job ("" tenant: any tenant).
 func (s *Store) GetExportJob(ctx context.Context, tenant, uuid string) (ExportJob, error) {
-	j, err := scanExport(s.db.QueryRowContext(ctx, `SELECT `+exportColumns+` FROM export_jobs
+	j, err := scanExport(s.q.QueryRowContext(ctx, `SELECT `+exportColumns+` FROM export_jobs
 		WHERE uuid = ? AND (? = '' OR tenant_uuid = ?)`, uuid, tenant, tenant))
 	if err != nil {
 		return ExportJob{}, classify("get export "+uuid, err)
@@ -80,14 +80,14 @@ func (s *Store) GetExportJob(ctx context.Context, tenant, uuid string) (ExportJo
 
 // UpdateExportJob writes an export's progress: status, file, size, error, end.
 func (s *Store) UpdateExportJob(ctx context.Context, j ExportJob) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE export_jobs SET status = ?, path = ?, size = ?, error = ?, finished_at = ?
+	res, err := s.q.ExecContext(ctx, `UPDATE export_jobs SET status = ?, path = ?, size = ?, error = ?, finished_at = ?
 		WHERE uuid = ?`, j.Status, j.Path, j.Size, j.Error, nullMicros(j.FinishedAt), j.UUID)
 	return checkAffected("update export "+j.UUID, res, err)
 }
 
 // ListExportJobs lists a tenant's export jobs, newest first ("" = all).
 func (s *Store) ListExportJobs(ctx context.Context, tenant string, p Page) ([]ExportJob, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+exportColumns+` FROM export_jobs WHERE (? = '' OR tenant_uuid = ?)
+	rows, err := s.q.QueryContext(ctx, `SELECT `+exportColumns+` FROM export_jobs WHERE (? = '' OR tenant_uuid = ?)
 		ORDER BY created_at DESC, uuid LIMIT ? OFFSET ?`, tenant, tenant, limitArg(p.Limit), p.Offset)
 	if err != nil {
 		return nil, classify("list exports", err)
@@ -143,7 +143,7 @@ func scanSchedule(row interface{ Scan(...any) error }) (ExportSchedule, error) {
 // by the caller (export owns the parser).
 func (s *Store) CreateExportSchedule(ctx context.Context, sc ExportSchedule) (ExportSchedule, error) {
 	now := micros(s.now())
-	_, err := s.db.ExecContext(ctx, `INSERT INTO export_schedules (`+scheduleColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.q.ExecContext(ctx, `INSERT INTO export_schedules (`+scheduleColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sc.UUID, sc.TenantUUID, sc.Name, sc.Cron, sc.Period, sc.Email, sc.Enabled, nullMicros(sc.LastRunAt), now, now)
 	if err != nil {
 		return ExportSchedule{}, classify("create export schedule "+sc.Name, err)
@@ -153,7 +153,7 @@ func (s *Store) CreateExportSchedule(ctx context.Context, sc ExportSchedule) (Ex
 
 // GetExportSchedule reads one schedule ("" tenant: any tenant).
 func (s *Store) GetExportSchedule(ctx context.Context, tenant, uuid string) (ExportSchedule, error) {
-	sc, err := scanSchedule(s.db.QueryRowContext(ctx, `SELECT `+scheduleColumns+` FROM export_schedules
+	sc, err := scanSchedule(s.q.QueryRowContext(ctx, `SELECT `+scheduleColumns+` FROM export_schedules
 		WHERE uuid = ? AND (? = '' OR tenant_uuid = ?)`, uuid, tenant, tenant))
 	if err != nil {
 		return ExportSchedule{}, classify("get export schedule "+uuid, err)
@@ -163,7 +163,7 @@ func (s *Store) GetExportSchedule(ctx context.Context, tenant, uuid string) (Exp
 
 // ListExportSchedules lists schedules by tenant and name ("" = all tenants).
 func (s *Store) ListExportSchedules(ctx context.Context, tenant string) ([]ExportSchedule, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+scheduleColumns+` FROM export_schedules
+	rows, err := s.q.QueryContext(ctx, `SELECT `+scheduleColumns+` FROM export_schedules
 		WHERE (? = '' OR tenant_uuid = ?) ORDER BY tenant_uuid, name`, tenant, tenant)
 	if err != nil {
 		return nil, classify("list export schedules", err)
@@ -182,7 +182,7 @@ func (s *Store) ListExportSchedules(ctx context.Context, tenant string) ([]Expor
 
 // UpdateExportSchedule replaces a schedule's settings and last run time.
 func (s *Store) UpdateExportSchedule(ctx context.Context, sc ExportSchedule) (ExportSchedule, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE export_schedules SET name = ?, cron = ?, period = ?, email = ?,
+	res, err := s.q.ExecContext(ctx, `UPDATE export_schedules SET name = ?, cron = ?, period = ?, email = ?,
 		enabled = ?, last_run_at = ?, updated_at = ? WHERE uuid = ? AND tenant_uuid = ?`,
 		sc.Name, sc.Cron, sc.Period, sc.Email, sc.Enabled, nullMicros(sc.LastRunAt), micros(s.now()),
 		sc.UUID, sc.TenantUUID)
@@ -194,7 +194,7 @@ func (s *Store) UpdateExportSchedule(ctx context.Context, sc ExportSchedule) (Ex
 
 // DeleteExportSchedule removes a schedule.
 func (s *Store) DeleteExportSchedule(ctx context.Context, tenant, uuid string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM export_schedules WHERE uuid = ? AND (? = '' OR tenant_uuid = ?)`,
+	res, err := s.q.ExecContext(ctx, `DELETE FROM export_schedules WHERE uuid = ? AND (? = '' OR tenant_uuid = ?)`,
 		uuid, tenant, tenant)
 	return checkAffected("delete export schedule "+uuid, res, err)
 }

@@ -44,7 +44,7 @@ func scanFeature(row interface{ Scan(...any) error }) (FeatureExtension, error) 
 // ListFeatureExtensions lists a tenant's feature extensions ("" tenant: all
 // tenants), optionally only one feature.
 func (s *Store) ListFeatureExtensions(ctx context.Context, tenant, feature string) ([]FeatureExtension, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+featureColumns+` FROM feature_extensions
+	rows, err := s.q.QueryContext(ctx, `SELECT `+featureColumns+` FROM feature_extensions
 		WHERE (? = '' OR tenant_uuid = ?) AND (? = '' OR feature = ?) ORDER BY tenant_uuid, id`,
 		tenant, tenant, feature, feature)
 	if err != nil {
@@ -64,7 +64,7 @@ func (s *Store) ListFeatureExtensions(ctx context.Context, tenant, feature strin
 
 // GetFeatureExtension reads one feature extension of a tenant ("" = any tenant).
 func (s *Store) GetFeatureExtension(ctx context.Context, tenant string, id int64) (FeatureExtension, error) {
-	f, err := scanFeature(s.db.QueryRowContext(ctx, `SELECT `+featureColumns+` FROM feature_extensions
+	f, err := scanFeature(s.q.QueryRowContext(ctx, `SELECT `+featureColumns+` FROM feature_extensions
 		WHERE id = ? AND (? = '' OR tenant_uuid = ?)`, id, tenant, tenant))
 	if err != nil {
 		return FeatureExtension{}, classify("get feature extension", err)
@@ -74,7 +74,7 @@ func (s *Store) GetFeatureExtension(ctx context.Context, tenant string, id int64
 
 // UpdateFeatureExtension changes a feature extension's code and enabled flag.
 func (s *Store) UpdateFeatureExtension(ctx context.Context, f FeatureExtension) (FeatureExtension, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE feature_extensions SET exten = ?, enabled = ?
+	res, err := s.q.ExecContext(ctx, `UPDATE feature_extensions SET exten = ?, enabled = ?
 		WHERE id = ? AND tenant_uuid = ?`, f.Exten, f.Enabled, f.ID, f.TenantUUID)
 	if err := checkAffected("update feature extension", res, err); err != nil {
 		return FeatureExtension{}, err

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"time"
 )
 
@@ -42,7 +41,7 @@ func scanGroup(row interface{ Scan(...any) error }) (Group, error) {
 // CreateGroup inserts a group or queue with its members.
 func (s *Store) CreateGroup(ctx context.Context, g Group) (Group, error) {
 	now := s.now()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO groups (`+groupColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			g.UUID, g.TenantUUID, g.Kind, g.Name, g.Label, g.DTMFRecordToggle, micros(now), micros(now)); err != nil {
 			return err
@@ -55,7 +54,7 @@ func (s *Store) CreateGroup(ctx context.Context, g Group) (Group, error) {
 	return s.GetGroup(ctx, g.TenantUUID, g.Kind, g.UUID)
 }
 
-func replaceMembers(ctx context.Context, tx *sql.Tx, g Group) error {
+func replaceMembers(ctx context.Context, tx querier, g Group) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM group_members WHERE group_uuid = ?`, g.UUID); err != nil {
 		return err
 	}
@@ -79,7 +78,7 @@ func (e *memberError) Error() string { return "member " + e.user + " is not a us
 func (e *memberError) Unwrap() error { return ErrInvalid }
 
 func (s *Store) loadMembers(ctx context.Context, g *Group) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT user_uuid FROM group_members WHERE group_uuid = ? ORDER BY user_uuid`, g.UUID)
+	rows, err := s.q.QueryContext(ctx, `SELECT user_uuid FROM group_members WHERE group_uuid = ? ORDER BY user_uuid`, g.UUID)
 	if err != nil {
 		return err
 	}
@@ -97,7 +96,7 @@ func (s *Store) loadMembers(ctx context.Context, g *Group) error {
 
 // GetGroup reads a group or queue of a tenant ("" tenant: any tenant).
 func (s *Store) GetGroup(ctx context.Context, tenant, kind, uuid string) (Group, error) {
-	g, err := scanGroup(s.db.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM groups
+	g, err := scanGroup(s.q.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM groups
 		WHERE uuid = ? AND kind = ? AND (? = '' OR tenant_uuid = ?)`, uuid, kind, tenant, tenant))
 	if err == nil {
 		err = s.loadMembers(ctx, &g)
@@ -110,7 +109,7 @@ func (s *Store) GetGroup(ctx context.Context, tenant, kind, uuid string) (Group,
 
 // GroupByName finds a group or queue by the name the PBX uses.
 func (s *Store) GroupByName(ctx context.Context, tenant, kind, name string) (Group, error) {
-	g, err := scanGroup(s.db.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM groups
+	g, err := scanGroup(s.q.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM groups
 		WHERE tenant_uuid = ? AND kind = ? AND name = ?`, tenant, kind, name))
 	if err == nil {
 		err = s.loadMembers(ctx, &g)
@@ -124,11 +123,11 @@ func (s *Store) GroupByName(ctx context.Context, tenant, kind, name string) (Gro
 // ListGroups lists a tenant's groups or queues ("" tenant: all) by name.
 func (s *Store) ListGroups(ctx context.Context, tenant, kind string, p Page) ([]Group, int, error) {
 	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM groups WHERE kind = ? AND (? = '' OR tenant_uuid = ?)`,
+	if err := s.q.QueryRowContext(ctx, `SELECT count(*) FROM groups WHERE kind = ? AND (? = '' OR tenant_uuid = ?)`,
 		kind, tenant, tenant).Scan(&total); err != nil {
 		return nil, 0, classify("list "+kind+"s", err)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+groupColumns+` FROM groups WHERE kind = ? AND (? = '' OR tenant_uuid = ?)
+	rows, err := s.q.QueryContext(ctx, `SELECT `+groupColumns+` FROM groups WHERE kind = ? AND (? = '' OR tenant_uuid = ?)
 		ORDER BY name, uuid LIMIT ? OFFSET ?`, kind, tenant, tenant, limitArg(p.Limit), p.Offset)
 	if err != nil {
 		return nil, 0, classify("list "+kind+"s", err)
@@ -156,7 +155,7 @@ func (s *Store) ListGroups(ctx context.Context, tenant, kind string, p Page) ([]
 
 // UpdateGroup replaces a group's name, label, toggle and members.
 func (s *Store) UpdateGroup(ctx context.Context, g Group) (Group, error) {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		res, err := tx.ExecContext(ctx, `UPDATE groups SET name = ?, label = ?, dtmf_record_toggle = ?, updated_at = ?
 			WHERE uuid = ? AND kind = ? AND tenant_uuid = ?`,
 			g.Name, g.Label, g.DTMFRecordToggle, micros(s.now()), g.UUID, g.Kind, g.TenantUUID)
@@ -173,7 +172,7 @@ func (s *Store) UpdateGroup(ctx context.Context, g Group) (Group, error) {
 
 // DeleteGroup removes a group or queue.
 func (s *Store) DeleteGroup(ctx context.Context, tenant, kind, uuid string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM groups WHERE uuid = ? AND kind = ? AND (? = '' OR tenant_uuid = ?)`,
+	res, err := s.q.ExecContext(ctx, `DELETE FROM groups WHERE uuid = ? AND kind = ? AND (? = '' OR tenant_uuid = ?)`,
 		uuid, kind, tenant, tenant)
 	return checkAffected("delete "+kind+" "+uuid, res, err)
 }

@@ -133,7 +133,7 @@ func scanRecording(row interface{ Scan(...any) error }) (Recording, error) {
 // CreateRecording inserts a recording row. The same uuid twice (a replayed
 // event) is a conflict the caller can ignore.
 func (s *Store) CreateRecording(ctx context.Context, r Recording) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO recordings (`+recordingColumns+`)
+	_, err := s.q.ExecContext(ctx, `INSERT INTO recordings (`+recordingColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.UUID, r.CallID, r.TenantUUID, micros(r.Start), nullMicros(r.End), intervalsJSON(r.PausedIntervals),
 		r.Filename, r.Format, r.Channel, r.Size, r.Duration.Milliseconds(), r.SHA256, r.State, r.StartedBy,
@@ -144,7 +144,7 @@ func (s *Store) CreateRecording(ctx context.Context, r Recording) error {
 // UpdateRecordingState writes what the engine decides over a recording's
 // life: state, end, paused spans, channel, stop and failure reasons.
 func (s *Store) UpdateRecordingState(ctx context.Context, r Recording) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE recordings SET state = ?, end_at = ?, paused_intervals = ?,
+	res, err := s.q.ExecContext(ctx, `UPDATE recordings SET state = ?, end_at = ?, paused_intervals = ?,
 		channel = ?, stop_reason = ?, failure_reason = ? WHERE uuid = ?`,
 		r.State, nullMicros(r.End), intervalsJSON(r.PausedIntervals), r.Channel, nullString(r.StopReason),
 		r.FailureReason, r.UUID)
@@ -162,7 +162,7 @@ type FileInfo struct {
 
 // SetRecordingFile records the file of a recording once it is in place.
 func (s *Store) SetRecordingFile(ctx context.Context, uuid string, f FileInfo) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE recordings SET filename = ?, format = ?, size = ?, duration_ms = ?, sha256 = ?
+	res, err := s.q.ExecContext(ctx, `UPDATE recordings SET filename = ?, format = ?, size = ?, duration_ms = ?, sha256 = ?
 		WHERE uuid = ?`, f.Filename, f.Format, f.Size, f.Duration.Milliseconds(), f.SHA256, uuid)
 	return checkAffected("set recording file "+uuid, res, err)
 }
@@ -170,20 +170,20 @@ func (s *Store) SetRecordingFile(ctx context.Context, uuid string, f FileInfo) e
 // SetRecordingIntegrity marks a recording missing or corrupt, or back to
 // stopped when its file is found intact again.
 func (s *Store) SetRecordingIntegrity(ctx context.Context, uuid, state string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE recordings SET state = ? WHERE uuid = ?`, state, uuid)
+	res, err := s.q.ExecContext(ctx, `UPDATE recordings SET state = ? WHERE uuid = ?`, state, uuid)
 	return checkAffected("set recording integrity "+uuid, res, err)
 }
 
 // MarkRecordingDeleted flags a recording deleted (its file is removed by the caller).
 func (s *Store) MarkRecordingDeleted(ctx context.Context, tenant, uuid string, at time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE recordings SET deleted = 1, deleted_at = coalesce(deleted_at, ?)
+	res, err := s.q.ExecContext(ctx, `UPDATE recordings SET deleted = 1, deleted_at = coalesce(deleted_at, ?)
 		WHERE uuid = ? AND (? = '' OR tenant_uuid = ?)`, micros(at), uuid, tenant, tenant)
 	return checkAffected("delete recording "+uuid, res, err)
 }
 
 // GetRecording reads one recording ("" tenant: any tenant).
 func (s *Store) GetRecording(ctx context.Context, tenant, uuid string) (Recording, error) {
-	r, err := scanRecording(s.db.QueryRowContext(ctx, `SELECT `+recordingColumns+` FROM recordings
+	r, err := scanRecording(s.q.QueryRowContext(ctx, `SELECT `+recordingColumns+` FROM recordings
 		WHERE uuid = ? AND (? = '' OR tenant_uuid = ?)`, uuid, tenant, tenant))
 	if err != nil {
 		return Recording{}, classify("get recording "+uuid, err)
@@ -216,7 +216,7 @@ func (s *Store) ListRecordings(ctx context.Context, f RecordingFilter) ([]Record
 	if !f.IncludeDeleted {
 		where = append(where, "deleted = 0")
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+recordingColumns+` FROM recordings`+whereClause(where)+
+	rows, err := s.q.QueryContext(ctx, `SELECT `+recordingColumns+` FROM recordings`+whereClause(where)+
 		` ORDER BY start_at, uuid LIMIT ? OFFSET ?`, append(args, limitArg(f.Limit), f.Offset)...)
 	if err != nil {
 		return nil, classify("list recordings", err)

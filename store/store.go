@@ -37,8 +37,17 @@ var (
 // Store is the SQLite-backed index. It is safe for concurrent use.
 type Store struct {
 	db   *sql.DB
+	q    querier // db, or the transaction of a Store handed out by InTx
+	inTx bool
 	path string
 	now  func() time.Time
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // Open opens (creating if needed) the SQLite database at path with WAL,
@@ -67,7 +76,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, now: time.Now}
+	s := &Store{db: db, q: db, path: path, now: time.Now}
 	current, latest, err := s.SchemaVersion(ctx)
 	if err != nil {
 		db.Close()
@@ -129,14 +138,14 @@ func (s *Store) SchemaVersion(ctx context.Context) (current, latest int64, err e
 	// Read the version table directly: goose would create it, and a read-only
 	// check must not write.
 	var exists int
-	if err := s.db.QueryRowContext(ctx,
+	if err := s.q.QueryRowContext(ctx,
 		`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'goose_db_version'`).Scan(&exists); err != nil {
 		return 0, 0, fmt.Errorf("store: schema version: %w", err)
 	}
 	if exists == 0 {
 		return 0, latest, nil
 	}
-	if err := s.db.QueryRowContext(ctx,
+	if err := s.q.QueryRowContext(ctx,
 		`SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&current); err != nil {
 		return 0, 0, fmt.Errorf("store: schema version: %w", err)
 	}
@@ -194,8 +203,12 @@ func constraintDetail(se sqlite3.Error) string {
 	return strings.TrimPrefix(msg, "constraint failed: ")
 }
 
-// tx runs fn in one transaction, committing only if fn succeeds.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+// tx runs fn in one transaction, committing only if fn succeeds. Inside
+// InTx it joins the caller's transaction.
+func (s *Store) tx(ctx context.Context, fn func(querier) error) error {
+	if s.inTx {
+		return fn(s.q)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -205,6 +218,16 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// InTx runs fn with a Store whose every method runs in one transaction:
+// all of fn's writes land, or none.
+func (s *Store) InTx(ctx context.Context, fn func(*Store) error) error {
+	return s.tx(ctx, func(q querier) error {
+		ts := *s
+		ts.q, ts.inTx = q, true
+		return fn(&ts)
+	})
 }
 
 // Times are stored as microseconds since the epoch, UTC.

@@ -76,7 +76,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	_, latest, _ := s.SchemaVersion(ctx)
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (?, 1)`, latest+5); err != nil {
+	if _, err := s.q.ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (?, 1)`, latest+5); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -565,7 +565,7 @@ func TestTokens(t *testing.T) {
 	}
 	// The secret is nowhere in the database.
 	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM api_tokens WHERE hash = ? OR id = ? OR description = ?`,
+	if err := s.q.QueryRowContext(ctx, `SELECT count(*) FROM api_tokens WHERE hash = ? OR id = ? OR description = ?`,
 		plain, plain, plain).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("plaintext stored (%d, %v)", n, err)
 	}
@@ -616,10 +616,10 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 	if _, err := s.AppendAudit(ctx, AuditEntry{Actor: "system", Action: "retention.run"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE audit_log SET actor = 'someone else'`); err == nil {
+	if _, err := s.q.ExecContext(ctx, `UPDATE audit_log SET actor = 'someone else'`); err == nil {
 		t.Fatal("audit log accepted an UPDATE")
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM audit_log`); err == nil {
+	if _, err := s.q.ExecContext(ctx, `DELETE FROM audit_log`); err == nil {
 		t.Fatal("audit log accepted a DELETE")
 	}
 	list, err := s.ListAudit(ctx, AuditFilter{Tenant: tenantA})
@@ -674,10 +674,10 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	var calls, stopped int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM calls`).Scan(&calls); err != nil {
+	if err := s.q.QueryRowContext(ctx, `SELECT count(*) FROM calls`).Scan(&calls); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM recordings WHERE state = 'stopped'`).Scan(&stopped); err != nil {
+	if err := s.q.QueryRowContext(ctx, `SELECT count(*) FROM recordings WHERE state = 'stopped'`).Scan(&stopped); err != nil {
 		t.Fatal(err)
 	}
 	if calls != writers*perWriter || stopped != writers*perWriter {

@@ -88,7 +88,7 @@ func (s *Store) CreateTenant(ctx context.Context, t Tenant, codes map[string]str
 	}
 	now := s.now()
 	t.CreatedAt, t.UpdatedAt = now.UTC(), now.UTC()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.UUID, t.Name, t.AudioRecordingEnabled, t.VideoRecordingEnabled,
@@ -133,7 +133,7 @@ func (s *Store) EnsureTenant(ctx context.Context, uuid, name string, codes map[s
 
 // GetTenant reads one tenant.
 func (s *Store) GetTenant(ctx context.Context, uuid string) (Tenant, error) {
-	t, err := scanTenant(s.db.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE uuid = ?`, uuid))
+	t, err := scanTenant(s.q.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE uuid = ?`, uuid))
 	if err != nil {
 		return Tenant{}, classify("get tenant "+uuid, err)
 	}
@@ -142,7 +142,7 @@ func (s *Store) GetTenant(ctx context.Context, uuid string) (Tenant, error) {
 
 // ListTenants lists every tenant by name.
 func (s *Store) ListTenants(ctx context.Context) ([]Tenant, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY name, uuid`)
+	rows, err := s.q.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY name, uuid`)
 	if err != nil {
 		return nil, classify("list tenants", err)
 	}
@@ -164,7 +164,7 @@ func (s *Store) UpdateTenant(ctx context.Context, t Tenant) (Tenant, error) {
 		return Tenant{}, err
 	}
 	now := s.now()
-	res, err := s.db.ExecContext(ctx, `UPDATE tenants SET name = ?, audio_recording_enabled = ?,
+	res, err := s.q.ExecContext(ctx, `UPDATE tenants SET name = ?, audio_recording_enabled = ?,
 		video_recording_enabled = ?, record_external_to_external = ?, format = ?, online_record_mode = ?,
 		announce_recording = ?, dtmf_timeout_ms = ?, cdr_days = ?, recording_days = ?, export_days = ?,
 		timezone = ?, updated_at = ? WHERE uuid = ?`,

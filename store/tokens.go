@@ -55,7 +55,7 @@ func (s *Store) CreateToken(ctx context.Context, t Token) (Token, string, error)
 	t.ID = hex.EncodeToString(idb[:])
 	plain := tokenPrefix + t.ID + "_" + base64.RawURLEncoding.EncodeToString(secret[:])
 	t.CreatedAt = s.now().UTC()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO api_tokens (id, hash, role, tenant_uuid, user_uuid, description, created_at)
+	_, err := s.q.ExecContext(ctx, `INSERT INTO api_tokens (id, hash, role, tenant_uuid, user_uuid, description, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, t.ID, HashToken(plain), t.Role, nullString(t.TenantUUID),
 		nullString(t.UserUUID), t.Description, micros(t.CreatedAt))
 	if err != nil {
@@ -85,7 +85,7 @@ func (s *Store) Authenticate(ctx context.Context, plain string) (Token, error) {
 	if !strings.HasPrefix(plain, tokenPrefix) {
 		return Token{}, fmt.Errorf("authenticate: %w", ErrNotFound)
 	}
-	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens
+	t, err := scanToken(s.q.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens
 		WHERE hash = ? AND revoked_at IS NULL`, HashToken(plain)))
 	if err != nil {
 		return Token{}, classify("authenticate", err)
@@ -94,7 +94,7 @@ func (s *Store) Authenticate(ctx context.Context, plain string) (Token, error) {
 	// read into a write.
 	now := s.now()
 	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > time.Minute {
-		if _, err := s.db.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, micros(now), t.ID); err != nil {
+		if _, err := s.q.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, micros(now), t.ID); err != nil {
 			return Token{}, classify("authenticate", err)
 		}
 		used := now.UTC()
@@ -105,7 +105,7 @@ func (s *Store) Authenticate(ctx context.Context, plain string) (Token, error) {
 
 // ListTokens lists tokens ("" tenant: all, including system tokens).
 func (s *Store) ListTokens(ctx context.Context, tenant string) ([]Token, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens
+	rows, err := s.q.QueryContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens
 		WHERE (? = '' OR tenant_uuid = ?) ORDER BY created_at, id`, tenant, tenant)
 	if err != nil {
 		return nil, classify("list tokens", err)
@@ -125,7 +125,7 @@ func (s *Store) ListTokens(ctx context.Context, tenant string) ([]Token, error) 
 // RevokeToken revokes a token by id ("" tenant: any tenant). Revoking twice
 // keeps the first revocation time.
 func (s *Store) RevokeToken(ctx context.Context, tenant, id string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?)
+	res, err := s.q.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?)
 		WHERE id = ? AND (? = '' OR tenant_uuid = ?)`, micros(s.now()), id, tenant, tenant)
 	return checkAffected("revoke token "+id, res, err)
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 	"time"
 )
@@ -60,7 +59,7 @@ func scanUser(row interface{ Scan(...any) error }) (User, error) {
 // CreateUser inserts a user and their endpoints.
 func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
 	now := s.now()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			u.UUID, u.TenantUUID, u.Extension, u.Firstname, u.Lastname, u.Email,
@@ -78,7 +77,7 @@ func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
 	return s.GetUser(ctx, u.TenantUUID, u.UUID)
 }
 
-func replaceEndpoints(ctx context.Context, tx *sql.Tx, u User) error {
+func replaceEndpoints(ctx context.Context, tx querier, u User) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM user_endpoints WHERE user_uuid = ?`, u.UUID); err != nil {
 		return err
 	}
@@ -93,7 +92,7 @@ func replaceEndpoints(ctx context.Context, tx *sql.Tx, u User) error {
 }
 
 func (s *Store) loadEndpoints(ctx context.Context, u *User) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT endpoint FROM user_endpoints WHERE user_uuid = ? ORDER BY endpoint`, u.UUID)
+	rows, err := s.q.QueryContext(ctx, `SELECT endpoint FROM user_endpoints WHERE user_uuid = ? ORDER BY endpoint`, u.UUID)
 	if err != nil {
 		return err
 	}
@@ -111,7 +110,7 @@ func (s *Store) loadEndpoints(ctx context.Context, u *User) error {
 
 // GetUser reads a user of a tenant ("" tenant: any tenant).
 func (s *Store) GetUser(ctx context.Context, tenant, uuid string) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users
+	u, err := scanUser(s.q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users
 		WHERE uuid = ? AND (? = '' OR tenant_uuid = ?)`, uuid, tenant, tenant))
 	if err == nil {
 		err = s.loadEndpoints(ctx, &u)
@@ -124,7 +123,7 @@ func (s *Store) GetUser(ctx context.Context, tenant, uuid string) (User, error) 
 
 // UserByEndpoint finds the user a PBX endpoint belongs to.
 func (s *Store) UserByEndpoint(ctx context.Context, tenant, endpoint string) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+prefixed("u.", userColumns)+`
+	u, err := scanUser(s.q.QueryRowContext(ctx, `SELECT `+prefixed("u.", userColumns)+`
 		FROM user_endpoints e JOIN users u ON u.uuid = e.user_uuid
 		WHERE e.tenant_uuid = ? AND e.endpoint = ?`, tenant, endpoint))
 	if err == nil {
@@ -156,10 +155,10 @@ func (s *Store) ListUsers(ctx context.Context, f UserFilter) ([]User, int, error
 	like := likePattern(f.Search)
 	args := []any{f.Tenant, f.Tenant, f.Search, like, like, like, like}
 	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE `+where, args...).Scan(&total); err != nil {
+	if err := s.q.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE `+where, args...).Scan(&total); err != nil {
 		return nil, 0, classify("list users", err)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+where+`
+	rows, err := s.q.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+where+`
 		ORDER BY extension, uuid LIMIT ? OFFSET ?`, append(args, limitArg(f.Limit), f.Offset)...)
 	if err != nil {
 		return nil, 0, classify("list users", err)
@@ -189,7 +188,7 @@ func (s *Store) ListUsers(ctx context.Context, f UserFilter) ([]User, int, error
 // creation time).
 func (s *Store) UpdateUser(ctx context.Context, u User) (User, error) {
 	now := s.now()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx querier) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET extension = ?, firstname = ?, lastname = ?, email = ?,
 			call_record_incoming_internal_enabled = ?, call_record_incoming_external_enabled = ?,
 			call_record_outgoing_internal_enabled = ?, call_record_outgoing_external_enabled = ?,
@@ -213,7 +212,7 @@ func (s *Store) UpdateUser(ctx context.Context, u User) (User, error) {
 // SetUserAutoRecord sets all four automatic recording flags of a user at
 // once (the *26 toggle).
 func (s *Store) SetUserAutoRecord(ctx context.Context, uuid string, on bool) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET call_record_incoming_internal_enabled = ?,
+	res, err := s.q.ExecContext(ctx, `UPDATE users SET call_record_incoming_internal_enabled = ?,
 		call_record_incoming_external_enabled = ?, call_record_outgoing_internal_enabled = ?,
 		call_record_outgoing_external_enabled = ?, updated_at = ? WHERE uuid = ?`,
 		on, on, on, on, micros(s.now()), uuid)
@@ -222,7 +221,7 @@ func (s *Store) SetUserAutoRecord(ctx context.Context, uuid string, on bool) err
 
 // DeleteUser removes a user of a tenant; their calls keep their history.
 func (s *Store) DeleteUser(ctx context.Context, tenant, uuid string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM users WHERE uuid = ? AND (? = '' OR tenant_uuid = ?)`, uuid, tenant, tenant)
+	res, err := s.q.ExecContext(ctx, `DELETE FROM users WHERE uuid = ? AND (? = '' OR tenant_uuid = ?)`, uuid, tenant, tenant)
 	return checkAffected("delete user "+uuid, res, err)
 }
 

@@ -1,0 +1,463 @@
+// Package config loads callrecd's configuration: one YAML file, then
+// CALLRECD_* environment overrides, then command-line flags, validated before
+// anything starts. Every problem names the key it is about.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/google/uuid"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/rawbytes"
+	"github.com/knadh/koanf/v2"
+	"github.com/robfig/cron/v3"
+)
+
+// Config is the whole configuration. The koanf tags are the YAML keys.
+type Config struct {
+	PBX      PBX      `koanf:"pbx"`
+	Storage  Storage  `koanf:"storage"`
+	Database Database `koanf:"database"`
+	HTTP     HTTP     `koanf:"http"`
+	Log      Log      `koanf:"log"`
+	Defaults Defaults `koanf:"defaults"`
+	Tenants  []Tenant `koanf:"tenants"`
+	Trunks   Trunks   `koanf:"trunks"`
+	SMTP     SMTP     `koanf:"smtp"`
+	Exports  Exports  `koanf:"exports"`
+}
+
+// PBX says which PBX callrecd watches and how to reach it.
+type PBX struct {
+	Type       string     `koanf:"type"` // asterisk | freeswitch
+	Asterisk   Asterisk   `koanf:"asterisk"`
+	FreeSWITCH FreeSWITCH `koanf:"freeswitch"`
+	// ConnectTimeout bounds one connection attempt; reconnects back off up
+	// to ReconnectMaxBackoff and never give up.
+	ConnectTimeout      time.Duration `koanf:"connect_timeout"`
+	ReconnectMaxBackoff time.Duration `koanf:"reconnect_max_backoff"`
+	// RequestTimeout bounds each command sent to the PBX.
+	RequestTimeout time.Duration `koanf:"request_timeout"`
+}
+
+// Asterisk is the ARI connection.
+type Asterisk struct {
+	URL      string `koanf:"url"` // e.g. http://127.0.0.1:8088/ari
+	Username string `koanf:"username"`
+	Password string `koanf:"password"`
+	App      string `koanf:"app"`
+	// RecordingSpool is where Asterisk writes ARI recordings, as callrecd
+	// sees the folder (it moves finished files out of it).
+	RecordingSpool string `koanf:"recording_spool"`
+}
+
+// FreeSWITCH is the ESL connection.
+type FreeSWITCH struct {
+	Address  string `koanf:"address"` // host:port of mod_event_socket
+	Password string `koanf:"password"`
+	// RecordingDir is where FreeSWITCH writes uuid_record files, as
+	// callrecd sees the folder.
+	RecordingDir string `koanf:"recording_dir"`
+}
+
+// Storage is where recordings live.
+type Storage struct {
+	// Root holds tenants/<tenant_uuid>/monitor/<file>, as Wazo lays it out.
+	Root string `koanf:"root"`
+	// MinFreeBytes: below this much free space new recordings are refused
+	// (running ones continue) and an alert is raised.
+	MinFreeBytes int64 `koanf:"min_free_bytes"`
+}
+
+// Database is the SQLite index.
+type Database struct {
+	Path string `koanf:"path"`
+	// AutoMigrate lets `serve` apply pending migrations at start.
+	AutoMigrate bool `koanf:"auto_migrate"`
+}
+
+// HTTP is the API and web page listener.
+type HTTP struct {
+	Listen string `koanf:"listen"`
+	// PublicURL is how users reach callrecd, for links in export e-mails.
+	PublicURL string `koanf:"public_url"`
+}
+
+// Log configures the daemon's log.
+type Log struct {
+	Level  string `koanf:"level"`  // debug | info | warn | error
+	Format string `koanf:"format"` // text | json
+}
+
+// Defaults apply to tenants created from this file.
+type Defaults struct {
+	Format       string            `koanf:"format"` // wav | mp3 | amr
+	FeatureCodes map[string]string `koanf:"feature_codes"`
+	DTMFTimeout  time.Duration     `koanf:"dtmf_timeout"`
+}
+
+// Tenant maps PBX channels to a tenant. A channel belongs to the first
+// tenant whose rule matches it.
+type Tenant struct {
+	UUID string `koanf:"uuid"`
+	Name string `koanf:"name"`
+	// Asterisk: the channel's dialplan context, or a prefix of its PJSIP
+	// endpoint name.
+	Contexts         []string `koanf:"contexts"`
+	EndpointPrefixes []string `koanf:"endpoint_prefixes"`
+	// FreeSWITCH: the channel's domain.
+	Domains []string `koanf:"domains"`
+	// Default makes this the tenant of channels no rule matches.
+	Default bool `koanf:"default"`
+}
+
+// Trunks says which endpoints are external (carriers); every other endpoint
+// is a user's phone.
+type Trunks struct {
+	Endpoints        []string `koanf:"endpoints"`
+	EndpointPrefixes []string `koanf:"endpoint_prefixes"`
+	// FreeSWITCH gateways (sofia/gateway/<name>).
+	Gateways []string `koanf:"gateways"`
+}
+
+// SMTP sends export notifications.
+type SMTP struct {
+	Host     string `koanf:"host"` // empty: no e-mail
+	Port     int    `koanf:"port"`
+	Username string `koanf:"username"`
+	Password string `koanf:"password"`
+	From     string `koanf:"from"`
+	TLS      string `koanf:"tls"` // starttls | tls | none
+}
+
+// Exports configures bulk exports.
+type Exports struct {
+	Dir       string     `koanf:"dir"`
+	Schedules []Schedule `koanf:"schedules"`
+}
+
+// Schedule is a cron-driven export (e.g. every Monday 01:22 for the
+// previous week, as the Wazo guide sets up by hand).
+type Schedule struct {
+	Name   string `koanf:"name"`
+	Tenant string `koanf:"tenant"`
+	Cron   string `koanf:"cron"`
+	Period string `koanf:"period"` // previous_day | previous_week | previous_month
+	Email  string `koanf:"email"`
+}
+
+// Default returns the configuration used when a key is not set.
+func Default() Config {
+	return Config{
+		PBX: PBX{
+			Type: "asterisk",
+			Asterisk: Asterisk{URL: "http://127.0.0.1:8088/ari", Username: "callrecd", App: "callrecd",
+				RecordingSpool: "/var/spool/asterisk/recording"},
+			FreeSWITCH:          FreeSWITCH{Address: "127.0.0.1:8021", Password: "ClueCon", RecordingDir: "/var/lib/freeswitch/recordings"},
+			ConnectTimeout:      5 * time.Second,
+			ReconnectMaxBackoff: 30 * time.Second,
+			RequestTimeout:      5 * time.Second,
+		},
+		Storage:  Storage{Root: "/var/lib/callrecd/recordings", MinFreeBytes: 1 << 30},
+		Database: Database{Path: "/var/lib/callrecd/callrecd.db", AutoMigrate: true},
+		HTTP:     HTTP{Listen: "127.0.0.1:9298"},
+		Log:      Log{Level: "info", Format: "text"},
+		Defaults: Defaults{
+			Format:      "wav",
+			DTMFTimeout: 3 * time.Second,
+			FeatureCodes: map[string]string{
+				"callrecord": "*26", "onlinerec": "*3", "pauserecord": "*48", "resumerecord": "*49",
+			},
+		},
+		SMTP:    SMTP{Port: 587, TLS: "starttls"},
+		Exports: Exports{Dir: "/var/lib/callrecd/exports"},
+	}
+}
+
+// Error is a configuration problem about one key.
+type Error struct {
+	Key     string
+	Problem string
+}
+
+func (e *Error) Error() string {
+	if e.Key == "" {
+		return "config: " + e.Problem
+	}
+	return "config: " + e.Key + ": " + e.Problem
+}
+
+// EnvPrefix starts every environment override. Nesting uses a double
+// underscore: CALLRECD_PBX__ASTERISK__PASSWORD sets pbx.asterisk.password.
+const EnvPrefix = "CALLRECD_"
+
+// Load reads the YAML file at path (none when path is empty), applies
+// environment overrides from environ (os.Environ when nil) and then
+// overrides (key → value, from flags), and validates the result.
+func Load(path string, environ []string, overrides map[string]any) (Config, error) {
+	k := koanf.New(".")
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, &Error{Problem: err.Error()}
+		}
+		if err := k.Load(rawbytes.Provider(data), yaml.Parser()); err != nil {
+			return Config{}, &Error{Problem: fmt.Sprintf("%s is not valid YAML: %v", path, err)}
+		}
+	}
+	if environ == nil {
+		environ = os.Environ()
+	}
+	if err := k.Load(env.Provider(".", env.Opt{
+		Prefix: EnvPrefix,
+		TransformFunc: func(key, value string) (string, any) {
+			key = strings.ToLower(strings.TrimPrefix(key, EnvPrefix))
+			return strings.ReplaceAll(key, "__", "."), value
+		},
+		EnvironFunc: func() []string { return environ },
+	}), nil); err != nil {
+		return Config{}, &Error{Problem: err.Error()}
+	}
+	for key, v := range overrides {
+		if err := k.Set(key, v); err != nil {
+			return Config{}, &Error{Key: key, Problem: err.Error()}
+		}
+	}
+	if err := checkKeys(k); err != nil {
+		return Config{}, err
+	}
+	cfg := Default()
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		TagName:          "koanf",
+		Result:           &cfg,
+		WeaklyTypedInput: true, // environment values are strings
+		ErrorUnused:      true,
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+		),
+	})
+	if err != nil {
+		return Config{}, &Error{Problem: err.Error()}
+	}
+	if err := dec.Decode(k.Raw()); err != nil {
+		return Config{}, decodeError(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// checkKeys refuses keys the Config does not have, naming the first one, so
+// a typo never silently falls back to a default.
+func checkKeys(k *koanf.Koanf) error {
+	known := map[string]bool{}
+	collectKeys(reflect.TypeOf(Config{}), "", known)
+	var unknown []string
+	for _, key := range k.Keys() {
+		if !known[key] && !underMap(key, known) {
+			unknown = append(unknown, key)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	return &Error{Key: unknown[0], Problem: "unknown key (see callrecd.example.yaml for the keys there are)"}
+}
+
+// collectKeys lists the dotted keys of struct fields; a map field is marked
+// with a trailing ".*" since any key below it is fine.
+func collectKeys(t reflect.Type, prefix string, out map[string]bool) {
+	for f := range t.Fields() {
+		name := f.Tag.Get("koanf")
+		if name == "" {
+			continue
+		}
+		key := prefix + name
+		switch {
+		case f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)):
+			collectKeys(f.Type, key+".", out)
+		case f.Type.Kind() == reflect.Map:
+			out[key+".*"] = true
+		default:
+			out[key] = true
+		}
+	}
+}
+
+func underMap(key string, known map[string]bool) bool {
+	for i := strings.LastIndex(key, "."); i > 0; i = strings.LastIndex(key[:i], ".") {
+		if known[key[:i]+".*"] {
+			return true
+		}
+	}
+	return false
+}
+
+var decodeKey = regexp.MustCompile(`'([^']*)'`)
+
+// decodeError turns mapstructure's message into one naming the key.
+func decodeError(err error) error {
+	var de *mapstructure.DecodeError
+	if errors.As(err, &de) {
+		return &Error{Key: de.Name(), Problem: de.Unwrap().Error()}
+	}
+	msg := err.Error()
+	if m := decodeKey.FindStringSubmatch(msg); m != nil {
+		problem := strings.TrimSpace(strings.TrimPrefix(msg[strings.Index(msg, m[0])+len(m[0]):], ":"))
+		if i := strings.Index(problem, "\n"); i > 0 {
+			problem = problem[:i]
+		}
+		return &Error{Key: m[1], Problem: problem}
+	}
+	return &Error{Problem: msg}
+}
+
+// Validate checks every value and names the first bad key.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) { errs = append(errs, &Error{Key: key, Problem: fmt.Sprintf(format, a...)}) }
+
+	switch c.PBX.Type {
+	case "asterisk":
+		if u, err := url.Parse(c.PBX.Asterisk.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("pbx.asterisk.url", "must be an http(s) URL such as http://127.0.0.1:8088/ari, got %q", c.PBX.Asterisk.URL)
+		}
+		if c.PBX.Asterisk.Username == "" {
+			bad("pbx.asterisk.username", "is required")
+		}
+		if !regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`).MatchString(c.PBX.Asterisk.App) {
+			bad("pbx.asterisk.app", "must be 1-64 letters, digits, '_', '.' or '-', got %q", c.PBX.Asterisk.App)
+		}
+	case "freeswitch":
+		if _, _, err := net.SplitHostPort(c.PBX.FreeSWITCH.Address); err != nil {
+			bad("pbx.freeswitch.address", "must be host:port, got %q", c.PBX.FreeSWITCH.Address)
+		}
+	default:
+		bad("pbx.type", "must be asterisk or freeswitch, got %q", c.PBX.Type)
+	}
+	for key, d := range map[string]time.Duration{"pbx.connect_timeout": c.PBX.ConnectTimeout,
+		"pbx.reconnect_max_backoff": c.PBX.ReconnectMaxBackoff, "pbx.request_timeout": c.PBX.RequestTimeout} {
+		if d <= 0 {
+			bad(key, "must be a positive duration such as 5s, got %s", d)
+		}
+	}
+	if c.Storage.Root == "" {
+		bad("storage.root", "is required")
+	}
+	if c.Storage.MinFreeBytes < 0 {
+		bad("storage.min_free_bytes", "must not be negative")
+	}
+	if c.Database.Path == "" {
+		bad("database.path", "is required")
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		bad("http.listen", "must be host:port such as 127.0.0.1:9298, got %q", c.HTTP.Listen)
+	}
+	if c.HTTP.PublicURL != "" {
+		if u, err := url.Parse(c.HTTP.PublicURL); err != nil || u.Scheme == "" || u.Host == "" {
+			bad("http.public_url", "must be an absolute URL, got %q", c.HTTP.PublicURL)
+		}
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if !slices.Contains([]string{"text", "json"}, c.Log.Format) {
+		bad("log.format", "must be text or json, got %q", c.Log.Format)
+	}
+	if !slices.Contains([]string{"wav", "mp3", "amr"}, c.Defaults.Format) {
+		bad("defaults.format", "must be wav, mp3 or amr, got %q", c.Defaults.Format)
+	}
+	if c.Defaults.DTMFTimeout < 100*time.Millisecond || c.Defaults.DTMFTimeout > time.Minute {
+		bad("defaults.dtmf_timeout", "must be between 100ms and 1m, got %s", c.Defaults.DTMFTimeout)
+	}
+	seenCode := map[string]string{}
+	for feature, code := range c.Defaults.FeatureCodes {
+		key := "defaults.feature_codes." + feature
+		if !slices.Contains([]string{"callrecord", "onlinerec", "pauserecord", "resumerecord"}, feature) {
+			bad(key, "unknown feature (callrecord, onlinerec, pauserecord, resumerecord)")
+		}
+		if !regexp.MustCompile(`^[0-9*#]{1,20}$`).MatchString(code) {
+			bad(key, "must be 1-20 of 0-9, * and #, got %q", code)
+		}
+		if other, dup := seenCode[code]; dup {
+			bad(key, "code %q is already used by %s", code, other)
+		}
+		seenCode[code] = feature
+	}
+	tenantIDs := map[string]bool{}
+	defaults := 0
+	for i, t := range c.Tenants {
+		key := fmt.Sprintf("tenants[%d]", i)
+		if _, err := uuid.Parse(t.UUID); err != nil || len(t.UUID) != 36 {
+			bad(key+".uuid", "must be a UUID, got %q", t.UUID)
+		}
+		if tenantIDs[t.UUID] {
+			bad(key+".uuid", "tenant %s is listed twice", t.UUID)
+		}
+		tenantIDs[t.UUID] = true
+		if t.Name == "" {
+			bad(key+".name", "is required")
+		}
+		if t.Default {
+			defaults++
+		}
+		if !t.Default && len(t.Contexts)+len(t.EndpointPrefixes)+len(t.Domains) == 0 {
+			bad(key, "needs contexts, endpoint_prefixes or domains (or default: true) to match channels")
+		}
+	}
+	if defaults > 1 {
+		bad("tenants", "only one tenant may be the default")
+	}
+	if c.SMTP.Host != "" {
+		if c.SMTP.Port <= 0 || c.SMTP.Port > 65535 {
+			bad("smtp.port", "must be 1-65535, got %d", c.SMTP.Port)
+		}
+		if _, err := mail.ParseAddress(c.SMTP.From); err != nil {
+			bad("smtp.from", "must be an e-mail address, got %q", c.SMTP.From)
+		}
+		if !slices.Contains([]string{"starttls", "tls", "none"}, c.SMTP.TLS) {
+			bad("smtp.tls", "must be starttls, tls or none, got %q", c.SMTP.TLS)
+		}
+	}
+	for i, s := range c.Exports.Schedules {
+		key := fmt.Sprintf("exports.schedules[%d]", i)
+		if s.Name == "" {
+			bad(key+".name", "is required")
+		}
+		if !tenantIDs[s.Tenant] {
+			bad(key+".tenant", "must be the uuid of a tenant listed under tenants, got %q", s.Tenant)
+		}
+		if _, err := cron.ParseStandard(s.Cron); err != nil {
+			bad(key+".cron", "must be a 5-field cron expression such as \"22 1 * * 1\" (%v), got %q", err, s.Cron)
+		}
+		if !slices.Contains([]string{"previous_day", "previous_week", "previous_month"}, s.Period) {
+			bad(key+".period", "must be previous_day, previous_week or previous_month, got %q", s.Period)
+		}
+		if s.Email != "" {
+			if _, err := mail.ParseAddress(s.Email); err != nil {
+				bad(key+".email", "must be an e-mail address, got %q", s.Email)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		// Sorted so the first message is stable whatever the map order.
+		slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+		return errors.Join(errs...)
+	}
+	return nil
+}

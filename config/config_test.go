@@ -1,0 +1,166 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+const example = "../callrecd.example.yaml"
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "callrecd.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestExampleLoadsAndDocumentsEveryKey(t *testing.T) {
+	cfg, err := Load(example, []string{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PBX.Type != "asterisk" || len(cfg.Tenants) != 1 || cfg.Exports.Schedules[0].Cron != "22 1 * * 1" {
+		t.Fatalf("example loaded as %+v", cfg)
+	}
+	// Every key Config has must appear in the example, so the example is
+	// the complete reference it claims to be.
+	data, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	present := map[string]bool{}
+	flattenYAML(doc, "", present)
+	known := map[string]bool{}
+	collectKeys(reflect.TypeOf(Config{}), "", known)
+	for key := range known {
+		if strings.HasSuffix(key, ".*") {
+			key = strings.TrimSuffix(key, ".*")
+		}
+		if !present[key] {
+			t.Errorf("key %s is not documented in %s", key, example)
+		}
+	}
+	for _, key := range []string{"tenants.uuid", "tenants.contexts", "tenants.default", "exports.schedules.period"} {
+		if !present[key] {
+			t.Errorf("list entry key %s is not documented", key)
+		}
+	}
+}
+
+func flattenYAML(v any, prefix string, out map[string]bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, sub := range v {
+			out[prefix+k] = true
+			flattenYAML(sub, prefix+k+".", out)
+		}
+	case []any:
+		for _, sub := range v {
+			flattenYAML(sub, prefix, out)
+		}
+	}
+}
+
+func TestDefaultsWithoutFile(t *testing.T) {
+	cfg, err := Load("", []string{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg, Default()) {
+		t.Fatalf("no file, no env: %+v", cfg)
+	}
+}
+
+func TestOverridesEnvThenFlags(t *testing.T) {
+	path := writeFile(t, "http:\n  listen: 127.0.0.1:1000\ndatabase:\n  path: /file.db\n")
+	env := []string{
+		"CALLRECD_HTTP__LISTEN=127.0.0.1:2000",
+		"CALLRECD_DATABASE__PATH=/env.db",
+		"CALLRECD_PBX__ASTERISK__PASSWORD=s3cret",
+		"CALLRECD_PBX__CONNECT_TIMEOUT=7s",
+		"CALLRECD_TRUNKS__ENDPOINTS=carrier,carrier2",
+		"OTHER_HTTP__LISTEN=ignored",
+	}
+	cfg, err := Load(path, env, map[string]any{"database.path": "/flag.db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP.Listen != "127.0.0.1:2000" || cfg.Database.Path != "/flag.db" || cfg.PBX.Asterisk.Password != "s3cret" ||
+		cfg.PBX.ConnectTimeout != 7*time.Second || !reflect.DeepEqual(cfg.Trunks.Endpoints, []string{"carrier", "carrier2"}) {
+		t.Fatalf("overrides: %+v", cfg)
+	}
+}
+
+func TestBadConfigNamesTheKey(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		env        []string
+		key        string
+	}{
+		{"unknown top key", "htp:\n  listen: x\n", nil, "htp.listen"},
+		{"unknown nested key", "pbx:\n  asterisk:\n    usr: a\n", nil, "pbx.asterisk.usr"},
+		{"unknown key in a list entry", "tenants:\n  - uuid: 2c34c282-433e-4bb8-8d56-fec14ff7e1e9\n    name: A\n    default: true\n    contxts: [a]\n", nil, "tenants[0]"},
+		{"wrong type", "storage:\n  min_free_bytes: lots\n", nil, "storage.min_free_bytes"},
+		{"bad duration", "pbx:\n  connect_timeout: soon\n", nil, "pbx.connect_timeout"},
+		{"negative duration", "pbx:\n  request_timeout: -1s\n", nil, "pbx.request_timeout"},
+		{"bad pbx type", "pbx:\n  type: 3cx\n", nil, "pbx.type"},
+		{"bad ari url", "pbx:\n  asterisk:\n    url: 127.0.0.1:8088\n", nil, "pbx.asterisk.url"},
+		{"bad esl address", "pbx:\n  type: freeswitch\n  freeswitch:\n    address: nowhere\n", nil, "pbx.freeswitch.address"},
+		{"bad listen", "http:\n  listen: 9298\n", nil, "http.listen"},
+		{"bad format", "defaults:\n  format: ogg\n", nil, "defaults.format"},
+		{"bad feature code", "defaults:\n  feature_codes:\n    onlinerec: '*3a'\n", nil, "defaults.feature_codes.onlinerec"},
+		{"unknown feature", "defaults:\n  feature_codes:\n    dnd: '*25'\n", nil, "defaults.feature_codes.dnd"},
+		{"duplicate code", "defaults:\n  feature_codes:\n    pauserecord: '*3'\n", nil, "defaults.feature_codes."},
+		{"bad tenant uuid", "tenants:\n  - uuid: acme\n    name: A\n    default: true\n", nil, "tenants[0].uuid"},
+		{"tenant without rule", "tenants:\n  - uuid: 2c34c282-433e-4bb8-8d56-fec14ff7e1e9\n    name: A\n", nil, "tenants[0]"},
+		{"bad cron", "tenants:\n  - uuid: 2c34c282-433e-4bb8-8d56-fec14ff7e1e9\n    name: A\n    default: true\nexports:\n  schedules:\n    - name: w\n      tenant: 2c34c282-433e-4bb8-8d56-fec14ff7e1e9\n      cron: every monday\n      period: previous_week\n", nil, "exports.schedules[0].cron"},
+		{"schedule for unknown tenant", "exports:\n  schedules:\n    - name: w\n      tenant: 2c34c282-433e-4bb8-8d56-fec14ff7e1e9\n      cron: 22 1 * * 1\n      period: previous_week\n", nil, "exports.schedules[0].tenant"},
+		{"bad smtp from", "smtp:\n  host: mail\n  from: nobody\n", nil, "smtp.from"},
+		{"bad log level", "log:\n  level: loud\n", nil, "log.level"},
+		{"bad env value", "", []string{"CALLRECD_HTTP__LISTEN=nowhere"}, "http.listen"},
+		{"unknown env key", "", []string{"CALLRECD_HTTP__LISTN=127.0.0.1:1"}, "http.listn"},
+		{"not yaml", "pbx: [unclosed\n", nil, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := tc.env
+			if env == nil {
+				env = []string{}
+			}
+			_, err := Load(writeFile(t, tc.yaml), env, nil)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %v is not a *config.Error", err)
+			}
+			if !strings.HasPrefix(ce.Key, tc.key) || (tc.key == "" && ce.Key != "") {
+				t.Fatalf("error %q names key %q, want %q", err, ce.Key, tc.key)
+			}
+			if !strings.Contains(err.Error(), tc.key) {
+				t.Fatalf("message %q does not name %q", err, tc.key)
+			}
+		})
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), []string{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "nope.yaml") {
+		t.Fatalf("err = %v", err)
+	}
+}
