@@ -330,7 +330,9 @@ func decodeError(err error) error {
 // Validate checks every value and names the first bad key.
 func (c Config) Validate() error {
 	var errs []error
-	bad := func(key, format string, a ...any) { errs = append(errs, &Error{Key: key, Problem: fmt.Sprintf(format, a...)}) }
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, &Error{Key: key, Problem: fmt.Sprintf(format, a...)})
+	}
 
 	switch c.PBX.Type {
 	case "asterisk":

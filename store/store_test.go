@@ -11,8 +11,8 @@ import (
 )
 
 const (
-	tenantA = "2c34c282-433e-4bb8-8d56-fec14ff7e1e9"
-	tenantB = "8f0b5b1e-5d1c-4c53-9d7e-6a0c1b2d3e4f"
+	tenantA  = "2c34c282-433e-4bb8-8d56-fec14ff7e1e9"
+	tenantB  = "8f0b5b1e-5d1c-4c53-9d7e-6a0c1b2d3e4f"
 	userOlga = "b2e98781-7118-4010-8da3-b93b1b7e1389"
 	userAna  = "def42192-837a-41e0-aa4e-86390e46eb17"
 )
