@@ -1,0 +1,58 @@
+// Package engine is the recording brain of callrecd: it keeps the call graph
+// (channels, bridges, calls), applies the recording policy (automatic
+// recording, *3, *48/*49, *26, SIP MESSAGE, REST), enforces the
+// external-to-external rule and drives each recording through
+// idle → recording ⇄ paused → stopped (or failed).
+//
+// The package is pure: normalized Events come in (from the ari/ and esl/
+// adapters), commands go out through the PBX interface and every decision is
+// written through the Records interface. Settings are read through Settings.
+// Time comes from the events' timestamps (and an injected Clock for requests
+// that are not events), so every rule is deterministic and testable with
+// fakes. An Engine is safe for concurrent use: one mutex serializes the
+// adapter's event loop and the REST/SIP handlers.
+//
+// # Calls
+//
+// A call is the connected set of channels: channels that share the PBX call
+// id (Asterisk linkedid, FreeSWITCH call uuid) or that have been in one bridge
+// together. Calls merge (attended transfer, pickup, bridge merge) and never
+// split. The rules are re-evaluated on every membership change.
+//
+// Definitions used by the rules (see evaluate):
+//   - parties: the live (not hung up) channels of the call whose role is
+//     internal or external (Local/connector channels are not parties);
+//   - talking: the parties that sit in a bridge with at least one other
+//     channel;
+//   - the call is external-only when it has at least two parties and the
+//     talking parties (or, when nobody is bridged, all parties) include no
+//     internal one;
+//   - the conversation is over when at most one party is left.
+//
+// # Where a recording runs, and re-arming
+//
+// Recording.Channel is the channel the PBX is asked to record (Asterisk:
+// snoop on it with spy=both and record the snoop). The engine prefers a leg
+// that survives transfers: an external (trunk) leg first, then the oldest
+// internal leg. When that channel hangs up while the conversation goes on
+// (e.g. the recorded user transferred the call), the engine re-arms: it calls
+// PBX.StartRecording again with the SAME recording name on a remaining leg.
+// The adapter must append to the existing file (Asterisk: ifExists=append,
+// issued after the RecordingFinished of the previous part), so one recording
+// keeps one row and one file. The engine tells segments apart by the Channel
+// field of RecordingStarted/Finished/Failed events (the recorded channel,
+// not the snoop); adapters should fill it. A paused recording whose leg died
+// is re-armed only when it is resumed, so no paused audio leaks.
+//
+// # Contract for adapters
+//   - Emit Hangup for a channel no later than the RecordingFinished of a
+//     recording that ran on it (Asterisk: ChannelHangupRequest or
+//     ChannelDestroyed, whichever comes first).
+//   - PBX methods are called with the engine lock held, in order. They must
+//     not wait for the PBX's answer for long: queue the command and return.
+//     The engine assumes nothing has happened until the matching event
+//     (RecordingStarted, …) arrives, but never starts a second recording
+//     meanwhile.
+//   - Every event carries its PBX timestamp in At; a zero At means "now" by
+//     the engine's clock.
+package engine

@@ -1,0 +1,388 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+)
+
+// cmd is one PBX command the engine issued.
+type cmd struct {
+	Op       string // start, pause, resume, stop, play, hangup
+	Channel  string
+	Name     string // recording name (start), handle (pause/resume/stop)
+	Format   string
+	Channels []string
+	Prompt   Prompt
+}
+
+func (c cmd) String() string {
+	switch c.Op {
+	case "start":
+		return fmt.Sprintf("start(%s,%s)", c.Channel, c.Name)
+	case "play":
+		return fmt.Sprintf("play(%v,%s)", c.Channels, c.Prompt)
+	case "hangup":
+		return "hangup(" + c.Channel + ")"
+	default:
+		return c.Op + "(" + c.Name + ")"
+	}
+}
+
+// fakePBX records commands; each test may set the function fields it cares
+// about (livekit/sip style) to fail or observe a command.
+type fakePBX struct {
+	mu       sync.Mutex
+	cmds     []cmd
+	OnStart  func(channelID, name, format string) (string, error)
+	OnPause  func(handle string) error
+	OnResume func(handle string) error
+	OnStop   func(handle string) error
+	OnPlay   func(ids []string, p Prompt) error
+	OnHangup func(id string) error
+}
+
+func (f *fakePBX) add(c cmd) {
+	f.mu.Lock()
+	f.cmds = append(f.cmds, c)
+	f.mu.Unlock()
+}
+
+func (f *fakePBX) StartRecording(_ context.Context, ch, name, format string) (string, error) {
+	f.add(cmd{Op: "start", Channel: ch, Name: name, Format: format})
+	if f.OnStart != nil {
+		return f.OnStart(ch, name, format)
+	}
+	return "h-" + name, nil
+}
+func (f *fakePBX) PauseRecording(_ context.Context, h string) error {
+	f.add(cmd{Op: "pause", Name: h})
+	if f.OnPause != nil {
+		return f.OnPause(h)
+	}
+	return nil
+}
+func (f *fakePBX) ResumeRecording(_ context.Context, h string) error {
+	f.add(cmd{Op: "resume", Name: h})
+	if f.OnResume != nil {
+		return f.OnResume(h)
+	}
+	return nil
+}
+func (f *fakePBX) StopRecording(_ context.Context, h string) error {
+	f.add(cmd{Op: "stop", Name: h})
+	if f.OnStop != nil {
+		return f.OnStop(h)
+	}
+	return nil
+}
+func (f *fakePBX) Play(_ context.Context, ids []string, p Prompt) error {
+	f.add(cmd{Op: "play", Channels: slices.Clone(ids), Prompt: p})
+	if f.OnPlay != nil {
+		return f.OnPlay(ids, p)
+	}
+	return nil
+}
+func (f *fakePBX) Hangup(_ context.Context, id string) error {
+	f.add(cmd{Op: "hangup", Channel: id})
+	if f.OnHangup != nil {
+		return f.OnHangup(id)
+	}
+	return nil
+}
+
+func (f *fakePBX) ops(op string) []cmd {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []cmd
+	for _, c := range f.cmds {
+		if op == "" || c.Op == op {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (f *fakePBX) reset() {
+	f.mu.Lock()
+	f.cmds = nil
+	f.mu.Unlock()
+}
+
+// fakeStore implements Settings and Records in memory.
+type fakeStore struct {
+	mu       sync.Mutex
+	policies map[string]TenantPolicy
+	users    map[string]User // tenant/endpoint
+	groups   map[string]Group
+	calls    map[int64]CallRow
+	recs     map[string]RecordingRow
+	nextID   int64
+	creates  int
+	// error injection
+	FailCreateCall, FailUpdateRec, FailCreateRec, FailPolicy bool
+}
+
+var errStore = errors.New("store down")
+
+func newFakeStore() *fakeStore {
+	return &fakeStore{
+		policies: map[string]TenantPolicy{}, users: map[string]User{}, groups: map[string]Group{},
+		calls: map[int64]CallRow{}, recs: map[string]RecordingRow{}, nextID: 100,
+	}
+}
+
+func (s *fakeStore) TenantPolicy(_ context.Context, tenant string) (TenantPolicy, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.FailPolicy {
+		return TenantPolicy{}, errStore
+	}
+	if p, ok := s.policies[tenant]; ok {
+		return p, nil
+	}
+	return DefaultTenantPolicy(), nil
+}
+func (s *fakeStore) UserByEndpoint(_ context.Context, tenant, ep string) (User, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[tenant+"/"+ep]
+	return u, ok, nil
+}
+func (s *fakeStore) Group(_ context.Context, tenant string, kind GroupKind, name string) (Group, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.groups[tenant+"/"+string(kind)+"/"+name]
+	return g, ok, nil
+}
+func (s *fakeStore) SetUserAutoRecord(_ context.Context, tenant, uuid string, on bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, u := range s.users {
+		if u.UUID == uuid {
+			u.CallRecordIncomingExternal, u.CallRecordIncomingInternal = on, on
+			u.CallRecordOutgoingExternal, u.CallRecordOutgoingInternal = on, on
+			s.users[k] = u
+			return nil
+		}
+	}
+	return errors.New("no such user")
+}
+func (s *fakeStore) CreateCall(_ context.Context, row CallRow) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.FailCreateCall {
+		return 0, errStore
+	}
+	s.nextID++
+	s.creates++
+	row.ID = s.nextID
+	s.calls[row.ID] = row
+	return row.ID, nil
+}
+func (s *fakeStore) UpdateCall(_ context.Context, row CallRow) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.calls[row.ID]; !ok {
+		return errors.New("no such call row")
+	}
+	s.calls[row.ID] = row
+	return nil
+}
+func (s *fakeStore) CreateRecording(_ context.Context, row RecordingRow) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.FailCreateRec {
+		return errStore
+	}
+	if _, ok := s.recs[row.UUID]; ok {
+		return errors.New("duplicate recording row")
+	}
+	row.Paused = slices.Clone(row.Paused)
+	s.recs[row.UUID] = row
+	return nil
+}
+func (s *fakeStore) UpdateRecording(_ context.Context, row RecordingRow) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.FailUpdateRec {
+		return errStore
+	}
+	if _, ok := s.recs[row.UUID]; !ok {
+		return errors.New("no such recording row")
+	}
+	row.Paused = slices.Clone(row.Paused)
+	s.recs[row.UUID] = row
+	return nil
+}
+func (s *fakeStore) FindCall(_ context.Context, tenant, pbxID string) (CallRow, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.calls {
+		if c.Tenant == tenant && c.PBXCallID == pbxID && c.End.IsZero() {
+			return c, true, nil
+		}
+	}
+	return CallRow{}, false, nil
+}
+func (s *fakeStore) FindRecording(_ context.Context, uuid string) (RecordingRow, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.recs[uuid]
+	return r, ok, nil
+}
+
+// recordings returns the recording rows ordered by start, then uuid.
+func (s *fakeStore) recordings() []RecordingRow {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]RecordingRow, 0, len(s.recs))
+	for _, r := range s.recs {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Start.Equal(out[j].Start) {
+			return out[i].Start.Before(out[j].Start)
+		}
+		return out[i].UUID < out[j].UUID
+	})
+	return out
+}
+
+func (s *fakeStore) callRows() []CallRow {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []CallRow
+	for _, c := range s.calls {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+var t0 = time.Date(2021, 5, 14, 17, 47, 15, 632882000, time.UTC)
+
+// harness is an engine wired to fakes.
+type harness struct {
+	t     testing.TB
+	e     *Engine
+	pbx   *fakePBX
+	store *fakeStore
+	clock *fakeClock
+	ids   int
+}
+
+func newHarness(t testing.TB) *harness {
+	h := &harness{t: t, pbx: &fakePBX{}, store: newFakeStore(), clock: &fakeClock{t: t0}}
+	h.e = h.newEngine()
+	return h
+}
+
+func (h *harness) newEngine() *Engine {
+	return New(Config{
+		PBX: h.pbx, Settings: h.store, Records: h.store, Clock: h.clock,
+		NewID: func() string {
+			h.ids++
+			return fmt.Sprintf("00000000-0000-4000-8000-%012d", h.ids)
+		},
+	})
+}
+
+func (h *harness) policy(tenant string, f func(*TenantPolicy)) {
+	p := DefaultTenantPolicy()
+	if old, ok := h.store.policies[tenant]; ok {
+		p = old
+	}
+	f(&p)
+	h.store.policies[tenant] = p
+}
+
+func (h *harness) user(ep string, f func(*User)) {
+	u := User{UUID: "uuid-" + ep, Extension: ep, Name: "user " + ep}
+	if f != nil {
+		f(&u)
+	}
+	h.store.users["acme/"+ep] = u
+}
+
+// send applies events at the clock's time, advancing it 10 ms after each.
+func (h *harness) send(evs ...Event) {
+	for _, ev := range evs {
+		h.e.Handle(context.Background(), ev)
+		h.clock.advance(10 * time.Millisecond)
+	}
+}
+
+func (h *harness) wait(d time.Duration) { h.clock.advance(d) }
+
+// in / ext build ChannelCreated events for tenant acme.
+func in(id, callID, ep string) ChannelCreated {
+	return ChannelCreated{Channel: id, CallID: callID, Tenant: "acme", Endpoint: ep, Role: RoleInternal, CallerNumber: ep}
+}
+
+func ext(id, callID, num string) ChannelCreated {
+	return ChannelCreated{Channel: id, CallID: callID, Tenant: "acme", Role: RoleExternal, CallerNumber: num}
+}
+
+func local(id, callID string) ChannelCreated {
+	return ChannelCreated{Channel: id, CallID: callID, Tenant: "acme", Role: RoleLocal}
+}
+
+func dialTo(c ChannelCreated, num string) ChannelCreated { c.CalleeNumber = num; return c }
+
+// connect plays the usual Asterisk order for b answering a's call: b up,
+// a up, both enter bridge.
+func (h *harness) connect(a, b, bridgeID string) {
+	h.send(ChannelAnswered{Channel: b}, ChannelAnswered{Channel: a},
+		ChannelBridged{Channel: b, Bridge: bridgeID}, ChannelBridged{Channel: a, Bridge: bridgeID})
+}
+
+func (h *harness) digits(ch, s string) {
+	for i := 0; i < len(s); i++ {
+		h.send(DTMF{Channel: ch, Digit: s[i]})
+		h.wait(150 * time.Millisecond)
+	}
+}
+
+func (h *harness) recs() []RecordingRow { return h.store.recordings() }
+
+func (h *harness) one() RecordingRow {
+	h.t.Helper()
+	rs := h.recs()
+	if len(rs) != 1 {
+		h.t.Fatalf("want 1 recording, got %d: %+v", len(rs), rs)
+	}
+	return rs[0]
+}
+
+func (h *harness) noRecordings() {
+	h.t.Helper()
+	if rs := h.recs(); len(rs) != 0 {
+		h.t.Fatalf("want no recording, got %+v", rs)
+	}
+	if s := h.pbx.ops("start"); len(s) != 0 {
+		h.t.Fatalf("want no start command, got %v", s)
+	}
+}

@@ -1,0 +1,252 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// ---- DTMF feature codes (*3, *48, *49) ----
+
+type dtmfAction uint8
+
+const (
+	actNone dtmfAction = iota
+	actToggle
+	actPause
+	actResume
+)
+
+// onDTMF matches digits per channel. A gap longer than the tenant's
+// inter-digit timeout (by event time) clears the buffer. The buffer keeps the
+// longest tail that is a prefix of an enabled code; an exact match fires and
+// clears it. Digits of external parties never trigger anything.
+func (e *Engine) onDTMF(ctx context.Context, ev DTMF, at time.Time) {
+	ch := e.channels[ev.Channel]
+	if ch == nil || ch.role != RoleInternal || ev.Digit == 0 {
+		return
+	}
+	pol := e.policy(ctx, ch.tenant)
+	if ch.dtmfLen > 0 && at.Sub(ch.lastDigit) > pol.DTMFTimeout {
+		ch.dtmfLen = 0
+	}
+	if at.After(ch.lastDigit) || ch.lastDigit.IsZero() {
+		ch.lastDigit = at
+	}
+	if ch.dtmfLen == len(ch.dtmf) {
+		copy(ch.dtmf[:], ch.dtmf[1:])
+		ch.dtmfLen--
+	}
+	ch.dtmf[ch.dtmfLen] = ev.Digit
+	ch.dtmfLen++
+	codes := [...]struct {
+		fc  FeatureCode
+		act dtmfAction
+	}{
+		{pol.Features.OnlineRecord, actToggle},
+		{pol.Features.Pause, actPause},
+		{pol.Features.Resume, actResume},
+	}
+	for ch.dtmfLen > 0 {
+		buf := string(ch.dtmf[:ch.dtmfLen])
+		prefix := false
+		for _, c := range codes {
+			if !c.fc.Enabled || c.fc.Code == "" {
+				continue
+			}
+			if c.fc.Code == buf {
+				ch.dtmfLen = 0
+				e.onlineAction(ctx, ch, c.act, pol, at)
+				return
+			}
+			if strings.HasPrefix(c.fc.Code, buf) {
+				prefix = true
+			}
+		}
+		if prefix {
+			return
+		}
+		copy(ch.dtmf[:], ch.dtmf[1:ch.dtmfLen])
+		ch.dtmfLen--
+	}
+}
+
+// mayControl: may this internal party start/pause/resume/stop recording of
+// its call in-call? Tenant recording on, and the user's
+// online_call_record_enabled — for a callee reached through a group or queue
+// that group's/queue's dtmf_record_toggle instead.
+func (e *Engine) mayControl(ctx context.Context, ch *channel, pol TenantPolicy) bool {
+	if !pol.AudioRecordingEnabled || ch.role != RoleInternal {
+		return false
+	}
+	c := ch.call
+	if c.originator() != ch {
+		for _, v := range [...]struct {
+			kind GroupKind
+			name string
+		}{{KindQueue, ch.queue}, {KindGroup, ch.group}} {
+			if v.name == "" || e.settings == nil {
+				continue
+			}
+			g, ok, err := e.settings.Group(ctx, ch.tenant, v.kind, v.name)
+			if err != nil {
+				e.log.Error("engine: group lookup", "tenant", ch.tenant, "kind", v.kind, "name", v.name, "err", err)
+				continue
+			}
+			if ok {
+				return g.DTMFRecordToggle
+			}
+		}
+	}
+	return ch.user != nil && ch.user.OnlineCallRecordEnabled
+}
+
+func (e *Engine) onlineAction(ctx context.Context, ch *channel, act dtmfAction, pol TenantPolicy, at time.Time) {
+	c := ch.call
+	if !e.mayControl(ctx, ch, pol) || !c.connected || c.partyCount() < 2 ||
+		c.externalOnly() && !pol.RecordExternalToExternal {
+		e.play(ctx, []string{ch.id}, PromptDenied)
+		return
+	}
+	rec := c.active()
+	switch act {
+	case actToggle:
+		switch {
+		case rec == nil:
+			e.startRec(ctx, c, ByDTMF, pol, at)
+		case pol.StarMode == StarStop:
+			c.autoOff = true
+			e.stopRec(ctx, rec, StopDTMF, at)
+			if pol.Announcements {
+				e.play(ctx, c.partyIDs(), PromptRecordingStopped)
+			}
+		case rec.row.State == StateRecording:
+			e.pauseRec(ctx, rec, pol, at)
+		default:
+			e.resumeRec(ctx, rec, pol, at)
+		}
+	case actPause:
+		if rec != nil {
+			e.pauseRec(ctx, rec, pol, at)
+		}
+	case actResume:
+		if rec != nil {
+			e.resumeRec(ctx, rec, pol, at)
+		}
+	}
+}
+
+// ---- *26 ----
+
+// onFeatureCall: *26 toggles the caller's automatic recording (all four
+// flags off if any is on, else all on), plays activated/de-activated and
+// hangs up. When the tenant disabled the feature nothing happens at all (the
+// dialplan should not route a disabled code here).
+func (e *Engine) onFeatureCall(ctx context.Context, ev FeatureCall, at time.Time) {
+	ch := e.channels[ev.Channel]
+	if ch == nil || ev.Feature != FeatureCallRecord {
+		return
+	}
+	pol := e.policy(ctx, ch.tenant)
+	if !pol.Features.CallRecord.Enabled || ch.role != RoleInternal {
+		return
+	}
+	if ch.user == nil && e.settings != nil {
+		if u, ok, err := e.settings.UserByEndpoint(ctx, ch.tenant, ch.endpoint); err == nil && ok {
+			ch.user = &u
+		}
+	}
+	if ch.user == nil {
+		e.log.Warn("engine: *26 from unknown user", "tenant", ch.tenant, "endpoint", ch.endpoint)
+		e.play(ctx, []string{ch.id}, PromptDenied)
+		e.hangup(ctx, ch.id)
+		return
+	}
+	on := !ch.user.anyAutoRecord()
+	prompt := PromptDeactivated
+	if on {
+		prompt = PromptActivated
+	}
+	if err := e.settings.SetUserAutoRecord(ctx, ch.tenant, ch.user.UUID, on); err != nil {
+		e.log.Error("engine: *26 set user", "user", ch.user.UUID, "err", err)
+		prompt = PromptDenied
+	} else {
+		u := *ch.user
+		u.CallRecordIncomingExternal, u.CallRecordIncomingInternal = on, on
+		u.CallRecordOutgoingExternal, u.CallRecordOutgoingInternal = on, on
+		ch.user = &u
+	}
+	e.play(ctx, []string{ch.id}, prompt)
+	e.hangup(ctx, ch.id)
+}
+
+func (e *Engine) hangup(ctx context.Context, id string) {
+	if err := e.pbx.Hangup(ctx, id); err != nil {
+		e.log.Warn("engine: hangup", "channel", id, "err", err)
+	}
+}
+
+// ---- SIP MESSAGE ----
+
+// MediaControlContentType is the Content-Type of PortSIP's recording
+// control SIP MESSAGE.
+const MediaControlContentType = "application/x-media-control+json"
+
+type mediaControl struct {
+	Operation string `json:"operation"`
+	SessionID string `json:"session_id"`
+}
+
+// onTextMessage applies PortSIP's pause/resume SIP MESSAGE: a JSON body
+// {"operation":"pause"|"resume","session_id":…} with Content-Type
+// application/x-media-control+json (out of dialog or in dialog), or, in
+// dialog, a plain "pause-audio-recording"/"resume-audio-recording" body.
+func (e *Engine) onTextMessage(ctx context.Context, ev TextMessage, at time.Time) {
+	ct := ev.ContentType
+	if ct == "" {
+		for k, v := range ev.Headers {
+			if strings.EqualFold(k, "Content-Type") {
+				ct = v
+			}
+		}
+	}
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	var op, session string
+	if strings.EqualFold(strings.TrimSpace(ct), MediaControlContentType) {
+		var m mediaControl
+		if err := json.Unmarshal([]byte(ev.Body), &m); err != nil {
+			e.log.Warn("engine: bad media control message", "from", ev.From, "err", err)
+			return
+		}
+		op, session = m.Operation, m.SessionID
+	} else if ev.Channel != "" {
+		op = strings.TrimSpace(ev.Body)
+	} else {
+		return
+	}
+	var c *call
+	if session != "" {
+		c = e.findSession(session)
+	} else if ch := e.channels[ev.Channel]; ch != nil {
+		c = ch.call
+	}
+	if c == nil {
+		e.log.Info("engine: media control for unknown session", "session", session, "channel", ev.Channel)
+		return
+	}
+	var err error
+	switch strings.ToLower(op) {
+	case "pause", "pause-audio-recording":
+		_, err = e.pause(ctx, c, BySIPMessage, at)
+	case "resume", "resume-audio-recording":
+		_, err = e.resume(ctx, c, BySIPMessage, at)
+	default:
+		return
+	}
+	if err != nil {
+		e.log.Info("engine: media control refused", "operation", op, "pbx_call_id", c.pbxID, "err", err)
+	}
+}

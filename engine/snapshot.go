@@ -1,0 +1,158 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// onSnapshot reconciles the engine with the PBX after a (re)connect:
+//   - unknown channels are created (a fresh engine finds their open CDR row
+//     with Records.FindCall), known ones get their answer state and bridge;
+//   - known channels missing from the snapshot hung up while we were away;
+//     a call left without channels is closed, its recordings stopped with
+//     stop_reason hangup;
+//   - live recordings the engine knows are adopted (no second recording);
+//     a live recording it does not know is adopted from its row
+//     (Records.FindRecording, handle = name); an active recording the PBX
+//     no longer has, on a call that still exists, is stopped with
+//     stop_reason pbx_lost (the policy may then start a new one);
+//   - finally every call is evaluated again.
+func (e *Engine) onSnapshot(ctx context.Context, ev Snapshot, at time.Time) {
+	e.frozen = true
+	seen := make(map[string]bool, len(ev.Channels))
+	for _, sc := range ev.Channels {
+		if sc.Channel == "" {
+			continue
+		}
+		seen[sc.Channel] = true
+		if e.channels[sc.Channel] != nil {
+			if sc.Answered {
+				e.onAnswered(ctx, sc.Channel, at)
+			}
+			continue
+		}
+		delete(e.tombs, sc.Channel)
+		pbxID := sc.CallID
+		if pbxID == "" {
+			pbxID = sc.Channel
+		}
+		if e.calls[pbxID] == nil && e.records != nil && sc.Role.isParty() {
+			row, ok, err := e.records.FindCall(ctx, sc.Tenant, pbxID)
+			if err != nil {
+				e.log.Error("engine: find call", "pbx_call_id", pbxID, "err", err)
+			} else if ok {
+				e.seq++
+				e.calls[pbxID] = &call{seq: e.seq, pbxID: pbxID, tenant: sc.Tenant, row: row,
+					rowStored: true, srcSet: true, dstFrozen: !row.Answer.IsZero(), connected: !row.Answer.IsZero()}
+			}
+		}
+		cc := sc.ChannelCreated
+		cc.At = at
+		e.onCreated(ctx, cc, at)
+	}
+	for _, sc := range ev.Channels {
+		ch := e.channels[sc.Channel]
+		if ch == nil {
+			continue
+		}
+		switch {
+		case sc.Bridge == "" && ch.bridge != nil:
+			e.leaveBridge(ch)
+		case sc.Bridge != "" && (ch.bridge == nil || ch.bridge.id != sc.Bridge):
+			e.onBridged(ctx, ch.id, sc.Bridge, at)
+		}
+	}
+	var gone []string
+	for id := range e.channels {
+		if !seen[id] {
+			gone = append(gone, id)
+		}
+	}
+	for _, id := range gone {
+		e.onHangup(ctx, id, at)
+	}
+
+	live := make(map[string]LiveRecording, len(ev.Recordings))
+	for _, lr := range ev.Recordings {
+		live[lr.Name] = lr
+	}
+	for name, r := range e.recs {
+		if !r.row.State.active() {
+			continue
+		}
+		lr, ok := live[name]
+		switch {
+		case ok:
+			e.adopt(ctx, r, lr)
+		case r.call.partyCount() == 0:
+			// The call vanished: evaluate closes it (stop_reason hangup).
+		case r.legDead && r.row.State == StatePaused:
+			// Waiting for resume to re-arm: nothing runs on the PBX.
+		default:
+			r.legDead, r.live = true, false
+			r.row.State, r.row.StopReason = StateStopped, StopPBXLost
+			e.closeRec(r, at)
+			e.storeRec(ctx, r)
+		}
+	}
+	for _, lr := range ev.Recordings {
+		if e.recs[lr.Name] != nil || e.records == nil {
+			continue
+		}
+		row, ok, err := e.records.FindRecording(ctx, lr.Name)
+		if err != nil {
+			e.log.Error("engine: find recording", "name", lr.Name, "err", err)
+			continue
+		}
+		ch := e.channels[lr.Channel]
+		if !ok || ch == nil {
+			e.log.Info("engine: live recording not ours, left alone", "name", lr.Name, "channel", lr.Channel)
+			continue
+		}
+		if !row.State.active() || ch.call.active() != nil {
+			if err := e.pbx.StopRecording(ctx, lr.Name); err != nil {
+				e.log.Warn("engine: stop stray recording", "name", lr.Name, "err", err)
+			}
+			continue
+		}
+		r := &recording{row: row, rowStored: true, call: ch.call, channel: ch.id, handle: lr.Name}
+		ch.call.recs = append(ch.call.recs, r)
+		e.recs[lr.Name] = r
+		e.adopt(ctx, r, lr)
+	}
+	e.frozen = false
+	var calls []*call
+	for id, c := range e.calls {
+		if id == c.pbxID {
+			calls = append(calls, c)
+		}
+	}
+	for _, c := range calls {
+		e.evaluate(ctx, c, at)
+	}
+}
+
+// adopt binds a recording the PBX reports live and makes the PBX match the
+// engine's state (paused or not).
+func (e *Engine) adopt(ctx context.Context, r *recording, lr LiveRecording) {
+	if lr.Channel != "" {
+		r.channel = lr.Channel
+	}
+	r.live, r.legDead, r.oldParts = true, false, 0
+	if r.handle == "" {
+		r.handle = r.row.UUID
+	}
+	want := r.row.State == StatePaused
+	if lr.Paused == want {
+		return
+	}
+	var err error
+	if want {
+		err = e.pbx.PauseRecording(ctx, r.handle)
+	} else {
+		err = e.pbx.ResumeRecording(ctx, r.handle)
+	}
+	if err != nil {
+		e.log.Warn("engine: adopt recording", "recording", r.row.UUID, "err", err)
+	}
+}
