@@ -83,3 +83,7 @@ func (s *Store) UpdateFeatureExtension(ctx context.Context, f FeatureExtension) 
 }
 
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// IsNotFound reports whether err means the object does not exist (or is
+// another tenant's).
+func IsNotFound(err error) bool { return isNotFound(err) }

@@ -125,6 +125,20 @@ func (s *Store) migrations() (*goose.Provider, error) {
 	return goose.NewProvider(goose.DialectSQLite3, s.db, sub)
 }
 
+// LatestSchemaVersion is the newest schema version this binary knows, read
+// from the embedded migration names (NNNNN_name.sql).
+func LatestSchemaVersion() int64 {
+	entries, _ := migrationFiles.ReadDir("migrations")
+	var latest int64
+	for _, e := range entries {
+		var v int64
+		if _, err := fmt.Sscanf(e.Name(), "%d_", &v); err == nil {
+			latest = max(latest, v)
+		}
+	}
+	return latest
+}
+
 // SchemaVersion returns the database's schema version and the newest this
 // binary knows.
 func (s *Store) SchemaVersion(ctx context.Context) (current, latest int64, err error) {
@@ -134,6 +148,9 @@ func (s *Store) SchemaVersion(ctx context.Context) (current, latest int64, err e
 	}
 	for _, src := range p.ListSources() {
 		latest = max(latest, src.Version)
+	}
+	if latest != LatestSchemaVersion() {
+		return 0, 0, fmt.Errorf("store: embedded migrations disagree on the latest version")
 	}
 	// Read the version table directly: goose would create it, and a read-only
 	// check must not write.

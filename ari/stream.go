@@ -1,0 +1,233 @@
+// Package ari is callrecd's Asterisk adapter over ARI.
+//
+// The events side is our own: the ari/v6 client's event bus keeps 100 events
+// per subscriber and silently drops the rest, drops event types it does not
+// know, never delivers ApplicationReplaced and retries Connect forever. A
+// recording sidecar must never lose an event, so Stream reads the websocket
+// itself into an unbounded ordered queue, counts every event type, says so
+// loudly when another client takes the application over, and reconnects with
+// a bounded, backed-off dial.
+package ari
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Event is one raw ARI event: its type, the Asterisk time and the whole JSON.
+type Event struct {
+	Type        string          `json:"type"`
+	Application string          `json:"application"`
+	Timestamp   string          `json:"timestamp"`
+	Raw         json.RawMessage `json:"-"`
+}
+
+// StreamConfig says where the ARI events websocket is.
+type StreamConfig struct {
+	URL      string // ARI base URL, e.g. http://127.0.0.1:8088/ari
+	Username string
+	Password string
+	App      string
+	// ConnectTimeout bounds one dial; MaxBackoff caps the wait between dials.
+	ConnectTimeout time.Duration
+	MaxBackoff     time.Duration
+}
+
+// Stream keeps one events websocket to Asterisk open, reconnecting when it
+// drops, and hands every event in order to its consumer.
+type Stream struct {
+	cfg StreamConfig
+	log *slog.Logger
+
+	// OnConnect runs after every (re)connection, before events of the new
+	// connection are queued: the place for a full re-sync.
+	OnConnect func(ctx context.Context)
+
+	queue      *queue
+	connected  atomic.Bool
+	reconnects atomic.Int64
+	replaced   atomic.Bool
+
+	mu     sync.Mutex
+	counts map[string]int64
+}
+
+// NewStream prepares a stream; Run connects it.
+func NewStream(cfg StreamConfig, log *slog.Logger) *Stream {
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	return &Stream{cfg: cfg, log: log, queue: newQueue(), counts: map[string]int64{}}
+}
+
+// Events returns the next event, blocking until one arrives or ctx ends.
+func (s *Stream) Next(ctx context.Context) (Event, error) { return s.queue.pop(ctx) }
+
+// Connected reports whether the websocket is up and the application is ours.
+func (s *Stream) Connected() bool { return s.connected.Load() }
+
+// Reconnects counts successful connections after the first.
+func (s *Stream) Reconnects() int64 { return s.reconnects.Load() }
+
+// Counts returns how many events of each type arrived.
+func (s *Stream) Counts() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int64, len(s.counts))
+	for k, v := range s.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// Pending is the number of queued events not yet taken by Next.
+func (s *Stream) Pending() int { return s.queue.len() }
+
+// WebsocketURL is the events endpoint for the app, with subscribeAll so
+// every channel's events arrive (DTMF of plain dialplan calls included).
+func (c StreamConfig) WebsocketURL() (string, error) {
+	u, err := url.Parse(strings.TrimSuffix(c.URL, "/") + "/events")
+	if err != nil {
+		return "", err
+	}
+	switch u.Scheme {
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	default:
+		return "", fmt.Errorf("ari url %q: scheme must be http or https", c.URL)
+	}
+	q := url.Values{}
+	q.Set("app", c.App)
+	q.Set("subscribeAll", "true")
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// Run connects and reads until ctx ends, reconnecting with exponential
+// backoff (with jitter) after every failure. It returns ctx's error.
+func (s *Stream) Run(ctx context.Context) error {
+	wsURL, err := s.cfg.WebsocketURL()
+	if err != nil {
+		return err
+	}
+	backoff := 250 * time.Millisecond
+	first := true
+	for {
+		err := s.session(ctx, wsURL, &first)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if s.replaced.Load() {
+			// Reconnecting at once would take the application back and
+			// deafen the other client in turn: wait the longest backoff.
+			backoff = s.cfg.MaxBackoff
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		s.log.Warn("ARI events websocket down; retrying", "err", err, "retry_in", wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, s.cfg.MaxBackoff)
+		if err == nil {
+			backoff = 250 * time.Millisecond
+		}
+	}
+}
+
+// session is one connection's life. It returns nil when a connection was
+// established and later closed, an error when the dial failed.
+func (s *Stream) session(ctx context.Context, wsURL string, first *bool) error {
+	dialCtx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
+	header := http.Header{}
+	header.Set("Authorization", "Basic "+basicAuth(s.cfg.Username, s.cfg.Password))
+	conn, resp, err := websocket.Dial(dialCtx, wsURL, &websocket.DialOptions{HTTPHeader: header})
+	cancel()
+	if err != nil {
+		if resp != nil {
+			return fmt.Errorf("dial %s: HTTP %d: %w", redact(wsURL), resp.StatusCode, err)
+		}
+		return fmt.Errorf("dial %s: %w", redact(wsURL), err)
+	}
+	// ARI events can be large (a snapshot of a busy bridge); allow 4 MiB.
+	conn.SetReadLimit(4 << 20)
+	defer conn.CloseNow()
+	s.replaced.Store(false)
+	if !*first {
+		s.reconnects.Add(1)
+	}
+	*first = false
+	s.log.Info("ARI events websocket connected", "app", s.cfg.App)
+	s.connected.Store(true)
+	defer s.connected.Store(false)
+	if s.OnConnect != nil {
+		s.OnConnect(ctx)
+	}
+	for {
+		_, data, err := conn.Read(ctx)
+		if err != nil {
+			if s.replaced.Load() {
+				return errors.New("application replaced by another client")
+			}
+			return fmt.Errorf("read: %w", err)
+		}
+		var ev Event
+		if err := json.Unmarshal(data, &ev); err != nil || ev.Type == "" {
+			s.count("(undecodable)")
+			s.log.Error("ARI sent an event callrecd cannot decode; kept for the record", "bytes", len(data), "err", err)
+			continue
+		}
+		ev.Raw = json.RawMessage(data)
+		s.count(ev.Type)
+		if ev.Type == "ApplicationReplaced" {
+			s.replaced.Store(true)
+			s.connected.Store(false)
+			s.log.Error("ANOTHER ARI CLIENT TOOK OVER THE APPLICATION: callrecd no longer receives events; "+
+				"stop the other client or give callrecd its own app name", "app", s.cfg.App)
+			conn.Close(websocket.StatusNormalClosure, "application replaced")
+			return errors.New("application replaced by another client")
+		}
+		s.queue.push(ev)
+	}
+}
+
+func (s *Stream) count(typ string) {
+	s.mu.Lock()
+	s.counts[typ]++
+	s.mu.Unlock()
+}
+
+func basicAuth(user, pass string) string {
+	return base64Encode(user + ":" + pass)
+}
+
+// redact drops credentials from a URL before it is logged.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid url)"
+	}
+	u.User = nil
+	q := u.Query()
+	q.Del("api_key")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
