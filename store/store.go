@@ -286,13 +286,6 @@ func intPtr(v sql.NullInt64) *int {
 	return &i
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // checkAffected turns "0 rows changed" into ErrNotFound.
 func checkAffected(op string, res sql.Result, err error) error {
 	if err != nil {
