@@ -642,6 +642,37 @@ func TestExternalToExternal(t *testing.T) {
 			},
 		},
 		{
+			name:  "internal→internal attended transfer through Local channels: one recording",
+			setup: func(h *harness) { h.user("1001", outInt); h.user("1002", nil); h.user("1003", nil) },
+			run: func(h *harness) {
+				internalCall(h) // 1001 (A) ↔ 1002 (B), recorded on A
+				name := h.one().UUID
+				h.send(RecordingStarted{Name: name, Channel: "A"})
+				// A consults 1003 through a Local pair, B waits alone in br1.
+				h.send(local("L;1", "L1"), local("L;2", "L1"), ChannelBridged{Channel: "A", Bridge: "br2"},
+					ChannelBridged{Channel: "L;1", Bridge: "br2"}, in("C", "L1", "1003"), ChannelAnswered{Channel: "C"},
+					ChannelAnswered{Channel: "L;2"}, ChannelBridged{Channel: "C", Bridge: "br3"}, ChannelBridged{Channel: "L;2", Bridge: "br3"})
+				// A hangs up: the transfer completes, the Local pair optimizes away.
+				h.send(Hangup{Channel: "A"}, BridgeMerged{From: "br2", To: "br1"},
+					Transferred{Kind: TransferAttended, Transferer: "A", Transferee: "B", Target: "L;1"},
+					RecordingFinished{Name: name, Channel: "A"}, RecordingStarted{Name: name, Channel: "B"},
+					ChannelUnbridged{Channel: "C", Bridge: "br3"}, ChannelBridged{Channel: "C", Bridge: "br1"},
+					Hangup{Channel: "L;1"}, Hangup{Channel: "L;2"})
+				h.wait(5 * time.Second)
+				h.send(Hangup{Channel: "C"}, Hangup{Channel: "B"})
+			},
+			check: func(t *testing.T, h *harness) {
+				r := h.one()
+				wantStop(t, r, StopHangup)
+				if got := starts(h); !slices.Equal(got, []string{"A:" + r.UUID, "B:" + r.UUID}) {
+					t.Fatalf("starts %v", got)
+				}
+				if n := len(h.store.callRows()); n != 1 {
+					t.Fatalf("%d CDR rows", n)
+				}
+			},
+		},
+		{
 			name:  "API start refused on an external-only call",
 			setup: func(h *harness) { h.user("1001", nil) },
 			run: func(h *harness) {

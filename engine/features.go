@@ -149,7 +149,7 @@ func (e *Engine) onFeatureCall(ctx context.Context, ev FeatureCall, at time.Time
 		return
 	}
 	pol := e.policy(ctx, ch.tenant)
-	if !pol.Features.CallRecord.Enabled || ch.role != RoleInternal {
+	if !pol.Features.CallRecord.Enabled || ch.role != RoleInternal || e.settings == nil {
 		return
 	}
 	if ch.user == nil && e.settings != nil {
@@ -202,6 +202,8 @@ type mediaControl struct {
 // {"operation":"pause"|"resume","session_id":…} with Content-Type
 // application/x-media-control+json (out of dialog or in dialog), or, in
 // dialog, a plain "pause-audio-recording"/"resume-audio-recording" body.
+// The engine does not authenticate the sender: the SIP side (or the PBX
+// dialplan) must only pass messages from the tenant's own endpoints.
 func (e *Engine) onTextMessage(ctx context.Context, ev TextMessage, at time.Time) {
 	ct := ev.ContentType
 	if ct == "" {

@@ -14,7 +14,7 @@ import (
 // ids, co-bridging, merges and attended transfers).
 type fuzzModel struct {
 	h       *harness
-	extExt  bool // the tenant records external-to-external calls
+	extExt  bool    // the tenant records external-to-external calls
 	slots   [7]*fch // 0-2 internal, 3-5 external, 6 local
 	gen     int
 	parent  map[string]string // union-find over channel ids
