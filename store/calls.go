@@ -104,16 +104,31 @@ func (s *Store) CreateCall(ctx context.Context, c Call) (Call, error) {
 }
 
 // UpdateCall replaces a call's mutable fields: answer and end times,
-// direction, parties and tags.
+// direction, parties, and tags unless c.Tags is nil (the engine does not
+// know tags; it must not wipe the ones set over the API).
 func (s *Store) UpdateCall(ctx context.Context, c Call) error {
+	var tags sql.NullString
+	if c.Tags != nil {
+		tags = sql.NullString{String: tagsJSON(c.Tags), Valid: true}
+	}
 	res, err := s.q.ExecContext(ctx, `UPDATE calls SET answer_at = ?, end_at = ?, direction = ?,
 		source_extension = ?, source_name = ?, source_user_uuid = ?, destination_extension = ?,
-		destination_name = ?, destination_user_uuid = ?, requested_extension = ?, tags = ?
+		destination_name = ?, destination_user_uuid = ?, requested_extension = ?, tags = coalesce(?, tags)
 		WHERE id = ? AND tenant_uuid = ?`,
 		nullMicros(c.Answer), nullMicros(c.End), c.Direction, c.SourceExtension, c.SourceName,
 		nullString(c.SourceUserUUID), c.DestinationExtension, c.DestinationName,
-		nullString(c.DestinationUserUUID), c.RequestedExtension, tagsJSON(c.Tags), c.ID, c.TenantUUID)
+		nullString(c.DestinationUserUUID), c.RequestedExtension, tags, c.ID, c.TenantUUID)
 	return checkAffected("update call", res, err)
+}
+
+// OpenCallByPBXID finds the call with this PBX call id that has not ended.
+func (s *Store) OpenCallByPBXID(ctx context.Context, tenant, pbxCallID string) (Call, error) {
+	c, err := scanCall(s.q.QueryRowContext(ctx, `SELECT `+callColumns+` FROM calls
+		WHERE tenant_uuid = ? AND pbx_call_id = ? AND end_at IS NULL`, tenant, pbxCallID))
+	if err != nil {
+		return Call{}, classify("open call "+pbxCallID, err)
+	}
+	return c, nil
 }
 
 // SetCallAnswered records the answer time once; a later duplicate is ignored.

@@ -142,11 +142,12 @@ func (s *Store) CreateRecording(ctx context.Context, r Recording) error {
 }
 
 // UpdateRecordingState writes what the engine decides over a recording's
-// life: state, end, paused spans, channel, stop and failure reasons.
+// life: state, end, paused spans, stop and failure reasons. The channel is
+// kept when r.Channel is empty.
 func (s *Store) UpdateRecordingState(ctx context.Context, r Recording) error {
 	res, err := s.q.ExecContext(ctx, `UPDATE recordings SET state = ?, end_at = ?, paused_intervals = ?,
-		channel = ?, stop_reason = ?, failure_reason = ? WHERE uuid = ?`,
-		r.State, nullMicros(r.End), intervalsJSON(r.PausedIntervals), r.Channel, nullString(r.StopReason),
+		channel = CASE WHEN ? = '' THEN channel ELSE ? END, stop_reason = ?, failure_reason = ? WHERE uuid = ?`,
+		r.State, nullMicros(r.End), intervalsJSON(r.PausedIntervals), r.Channel, r.Channel, nullString(r.StopReason),
 		r.FailureReason, r.UUID)
 	return checkAffected("update recording "+r.UUID, res, err)
 }

@@ -1,0 +1,279 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// CDR sort keys QueryCDR accepts (Wazo call-logd's `order`).
+var cdrOrderColumns = map[string]string{
+	"id":                    "id",
+	"start":                 "start_at",
+	"end":                   "end_at",
+	"answer":                "answer_at",
+	"answered":              "(answer_at IS NOT NULL)",
+	"duration":              "(coalesce(end_at, 0) - coalesce(answer_at, end_at, 0))",
+	"call_direction":        "direction",
+	"source_extension":      "source_extension",
+	"source_name":           "source_name",
+	"destination_extension": "destination_extension",
+	"destination_name":      "destination_name",
+}
+
+// CDROrderKeys lists the accepted CDRQuery.Order values.
+func CDROrderKeys() []string {
+	keys := make([]string, 0, len(cdrOrderColumns))
+	for k := range cdrOrderColumns {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// CDRQuery selects calls as Wazo's GET /cdr does. Scope limits what the
+// requester may see at all (total counts only that); the other fields filter.
+type CDRQuery struct {
+	Tenant    string // scope: "" = all tenants
+	ScopeUser string // scope: only calls this user took part in ("" = any)
+
+	UserUUIDs     []string // the call involves one of these users
+	From          *time.Time
+	Until         *time.Time
+	CallDirection string // internal|inbound|outbound|unknown
+	Search        string // substring of names and numbers
+	// Number matches source or destination extension exactly; a leading
+	// and/or trailing "_" is a wildcard (Wazo's rule).
+	Number   string
+	Tags     []string // the call carries every one of these tags
+	FromID   int64    // id > FromID
+	Recorded *bool    // with (true) or without (false) any recording
+	CallIDs  []int64  // only these ids
+
+	Order string // a CDROrderKeys value; "" = start
+	Desc  bool
+	Page
+}
+
+func (q CDRQuery) filtered() bool {
+	return len(q.UserUUIDs) > 0 || q.From != nil || q.Until != nil || q.CallDirection != "" || q.Search != "" ||
+		q.Number != "" || len(q.Tags) > 0 || q.FromID > 0 || q.Recorded != nil || len(q.CallIDs) > 0
+}
+
+// QueryCDR lists calls with their recordings, the number of calls in scope
+// (total) and the number matching the filters (filtered).
+func (s *Store) QueryCDR(ctx context.Context, q CDRQuery) (calls []Call, total, filtered int, err error) {
+	order, ok := cdrOrderColumns[q.Order]
+	if q.Order == "" {
+		order, ok = "start_at", true
+	}
+	if !ok {
+		return nil, 0, 0, fmt.Errorf("query cdr: %w: order %q", ErrInvalid, q.Order)
+	}
+	var where []string
+	var args []any
+	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
+	if q.Tenant != "" {
+		add("tenant_uuid = ?", q.Tenant)
+	}
+	if q.ScopeUser != "" {
+		add("(source_user_uuid = ? OR destination_user_uuid = ?)", q.ScopeUser, q.ScopeUser)
+		err = s.q.QueryRowContext(ctx, `SELECT count(*) FROM calls`+whereClause(where), args...).Scan(&total)
+	} else {
+		// Kept by triggers: O(1) however many calls there are.
+		err = s.q.QueryRowContext(ctx, `SELECT coalesce(sum(n), 0) FROM call_counts WHERE (? = '' OR tenant_uuid = ?)`,
+			q.Tenant, q.Tenant).Scan(&total)
+	}
+	if err != nil {
+		return nil, 0, 0, classify("query cdr", err)
+	}
+	if len(q.UserUUIDs) > 0 {
+		ph := placeholders(len(q.UserUUIDs))
+		a := make([]any, 0, 2*len(q.UserUUIDs))
+		for _, u := range q.UserUUIDs {
+			a = append(a, u)
+		}
+		for _, u := range q.UserUUIDs {
+			a = append(a, u)
+		}
+		add("(source_user_uuid IN ("+ph+") OR destination_user_uuid IN ("+ph+"))", a...)
+	}
+	if q.From != nil {
+		add("start_at >= ?", micros(*q.From))
+	}
+	if q.Until != nil {
+		add("start_at < ?", micros(*q.Until))
+	}
+	if q.CallDirection != "" {
+		add("direction = ?", q.CallDirection)
+	}
+	if q.Search != "" {
+		like := likePattern(q.Search)
+		add(`(source_extension LIKE ? ESCAPE '\' OR source_name LIKE ? ESCAPE '\'
+			OR destination_extension LIKE ? ESCAPE '\' OR destination_name LIKE ? ESCAPE '\')`, like, like, like, like)
+	}
+	if q.Number != "" {
+		if pat, wild := numberPattern(q.Number); wild {
+			add(`(source_extension LIKE ? ESCAPE '\' OR destination_extension LIKE ? ESCAPE '\')`, pat, pat)
+		} else {
+			add("(source_extension = ? OR destination_extension = ?)", pat, pat)
+		}
+	}
+	for _, tag := range q.Tags {
+		add("EXISTS (SELECT 1 FROM json_each(calls.tags) WHERE value = ?)", tag)
+	}
+	if q.FromID > 0 {
+		add("id > ?", q.FromID)
+	}
+	if q.Recorded != nil {
+		cond := "EXISTS (SELECT 1 FROM recordings r WHERE r.call_id = calls.id)"
+		if !*q.Recorded {
+			cond = "NOT " + cond
+		}
+		add(cond)
+	}
+	if len(q.CallIDs) > 0 {
+		a := make([]any, len(q.CallIDs))
+		for i, id := range q.CallIDs {
+			a[i] = id
+		}
+		add("id IN ("+placeholders(len(q.CallIDs))+")", a...)
+	}
+	filtered = total
+	if q.filtered() {
+		if err := s.q.QueryRowContext(ctx, `SELECT count(*) FROM calls`+whereClause(where), args...).Scan(&filtered); err != nil {
+			return nil, 0, 0, classify("query cdr", err)
+		}
+	}
+	dir := " ASC"
+	if q.Desc {
+		dir = " DESC"
+	}
+	rows, err := s.q.QueryContext(ctx, `SELECT `+callColumns+` FROM calls`+whereClause(where)+
+		` ORDER BY `+order+dir+`, id`+dir+` LIMIT ? OFFSET ?`, append(args, limitArg(q.Limit), q.Offset)...)
+	if err != nil {
+		return nil, 0, 0, classify("query cdr", err)
+	}
+	calls = []Call{}
+	for rows.Next() {
+		c, err := scanCall(rows)
+		if err != nil {
+			rows.Close()
+			return nil, 0, 0, classify("query cdr", err)
+		}
+		calls = append(calls, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, 0, classify("query cdr", err)
+	}
+	if err := s.attachRecordings(ctx, calls); err != nil {
+		return nil, 0, 0, classify("query cdr", err)
+	}
+	return calls, total, filtered, nil
+}
+
+func placeholders(n int) string {
+	return "?" + strings.Repeat(", ?", n-1)
+}
+
+// numberPattern turns Wazo's number filter into a LIKE pattern when it has a
+// leading or trailing "_" wildcard, else returns the number as is.
+func numberPattern(n string) (string, bool) {
+	lead, trail := strings.HasPrefix(n, "_"), strings.HasSuffix(n, "_") && len(n) > 1
+	if !lead && !trail {
+		return n, false
+	}
+	core := strings.TrimSuffix(strings.TrimPrefix(n, "_"), "_")
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	pat := r.Replace(core)
+	if lead {
+		pat = "%" + pat
+	}
+	if trail {
+		pat += "%"
+	}
+	return pat, true
+}
+
+// RecordingStateCounts counts recordings by state (deleted ones included),
+// for metrics.
+func (s *Store) RecordingStateCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := s.q.QueryContext(ctx, `SELECT state, count(*) FROM recordings GROUP BY state`)
+	if err != nil {
+		return nil, classify("recording state counts", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, classify("recording state counts", err)
+		}
+		out[st] = n
+	}
+	return out, classify("recording state counts", rows.Err())
+}
+
+// SetRetention replaces a tenant's retention (nil: keep forever).
+func (s *Store) SetRetention(ctx context.Context, tenant string, r Retention) error {
+	res, err := s.q.ExecContext(ctx, `UPDATE tenants SET cdr_days = ?, recording_days = ?, export_days = ?, updated_at = ?
+		WHERE uuid = ?`, nullInt(r.CDRDays), nullInt(r.RecordingDays), nullInt(r.ExportDays), micros(s.now()), tenant)
+	return checkAffected("set retention "+tenant, res, err)
+}
+
+// BulkInsertCalls inserts n calls, each with the recordings fill gives it, in
+// one transaction with prepared statements. It is meant for benchmarks and
+// load tests (a million rows in seconds), not for the engine: it does not
+// deduplicate PBX call ids. Recording.CallID is set from the new call's id.
+func (s *Store) BulkInsertCalls(ctx context.Context, n int, fill func(i int) Call) error {
+	return s.tx(ctx, func(tx querier) error {
+		p, ok := tx.(interface {
+			PrepareContext(context.Context, string) (*sql.Stmt, error)
+		})
+		if !ok {
+			return fmt.Errorf("bulk insert: %w: not in a transaction", ErrInvalid)
+		}
+		callStmt, err := p.PrepareContext(ctx, `INSERT INTO calls (tenant_uuid, pbx_call_id, start_at, answer_at, end_at,
+			direction, source_extension, source_name, source_user_uuid, destination_extension, destination_name,
+			destination_user_uuid, requested_extension, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return classify("bulk insert", err)
+		}
+		defer callStmt.Close()
+		recStmt, err := p.PrepareContext(ctx, `INSERT INTO recordings (`+recordingColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return classify("bulk insert", err)
+		}
+		defer recStmt.Close()
+		for i := 0; i < n; i++ {
+			c := fill(i)
+			if c.Direction == "" {
+				c.Direction = DirectionUnknown
+			}
+			res, err := callStmt.ExecContext(ctx, c.TenantUUID, c.PBXCallID, micros(c.Start), nullMicros(c.Answer),
+				nullMicros(c.End), c.Direction, c.SourceExtension, c.SourceName, nullString(c.SourceUserUUID),
+				c.DestinationExtension, c.DestinationName, nullString(c.DestinationUserUUID), c.RequestedExtension,
+				tagsJSON(c.Tags))
+			if err != nil {
+				return classify("bulk insert", err)
+			}
+			id, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			for _, r := range c.Recordings {
+				if _, err := recStmt.ExecContext(ctx, r.UUID, id, c.TenantUUID, micros(r.Start), nullMicros(r.End),
+					intervalsJSON(r.PausedIntervals), r.Filename, r.Format, r.Channel, r.Size, r.Duration.Milliseconds(),
+					r.SHA256, r.State, r.StartedBy, nullString(r.StopReason), r.FailureReason, r.Deleted,
+					nullMicros(r.DeletedAt)); err != nil {
+					return classify("bulk insert", err)
+				}
+			}
+		}
+		return nil
+	})
+}

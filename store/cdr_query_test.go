@@ -1,0 +1,161 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestQueryCDRFiltersAndCounts(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	mustTenant(t, s, tenantA)
+	mustTenant(t, s, tenantB)
+	mustUser(t, s, tenantA, userOlga, "1015")
+	mustUser(t, s, tenantA, userAna, "1011")
+	base := time.Date(2021, 5, 14, 17, 0, 0, 0, time.UTC)
+	mk := func(tenant, pbx string, minute int, dir, src, dst, srcUser string, tags []string, recs int) Call {
+		t.Helper()
+		c, err := s.CreateCall(ctx, Call{TenantUUID: tenant, PBXCallID: pbx, Start: base.Add(time.Duration(minute) * time.Minute),
+			Direction: dir, SourceExtension: src, DestinationExtension: dst, SourceUserUUID: srcUser, Tags: tags})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < recs; i++ {
+			u := fmt.Sprintf("5ea37d0b-0823-4d2b-a18c-%012d", c.ID*10+int64(i))
+			if err := s.CreateRecording(ctx, Recording{UUID: u, CallID: c.ID, TenantUUID: tenant, Start: c.Start,
+				Filename: u + ".wav", Format: FormatWAV, State: StateStopped, StartedBy: StartedByPolicy}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return c
+	}
+	c1 := mk(tenantA, "p1", 0, DirectionInternal, "1015", "1011", userOlga, []string{"olga", "vip"}, 1)
+	c2 := mk(tenantA, "p2", 10, DirectionInbound, "+33123456789", "1011", "", nil, 0)
+	c3 := mk(tenantA, "p3", 20, DirectionOutbound, "1011", "0800123456", "", []string{"olga"}, 2)
+	mk(tenantB, "p1", 5, DirectionInternal, "1015", "1011", "", nil, 1)
+
+	bt := true
+	bf := false
+	from := base.Add(5 * time.Minute)
+	cases := []struct {
+		name  string
+		q     CDRQuery
+		want  []int64
+		total int
+	}{
+		{"all of A", CDRQuery{Tenant: tenantA}, []int64{c1.ID, c2.ID, c3.ID}, 3},
+		{"all tenants", CDRQuery{}, nil, 4},
+		{"desc", CDRQuery{Tenant: tenantA, Desc: true}, []int64{c3.ID, c2.ID, c1.ID}, 3},
+		{"from", CDRQuery{Tenant: tenantA, From: &from}, []int64{c2.ID, c3.ID}, 3},
+		{"until", CDRQuery{Tenant: tenantA, Until: &from}, []int64{c1.ID}, 3},
+		{"direction", CDRQuery{Tenant: tenantA, CallDirection: DirectionInbound}, []int64{c2.ID}, 3},
+		{"recorded", CDRQuery{Tenant: tenantA, Recorded: &bt}, []int64{c1.ID, c3.ID}, 3},
+		{"not recorded", CDRQuery{Tenant: tenantA, Recorded: &bf}, []int64{c2.ID}, 3},
+		{"number exact", CDRQuery{Tenant: tenantA, Number: "1011"}, []int64{c1.ID, c2.ID, c3.ID}, 3},
+		{"number suffix", CDRQuery{Tenant: tenantA, Number: "_456789"}, []int64{c2.ID}, 3},
+		{"number prefix", CDRQuery{Tenant: tenantA, Number: "0800_"}, []int64{c3.ID}, 3},
+		{"number no wildcard", CDRQuery{Tenant: tenantA, Number: "456789"}, []int64{}, 3},
+		{"tags all", CDRQuery{Tenant: tenantA, Tags: []string{"olga", "vip"}}, []int64{c1.ID}, 3},
+		{"tag", CDRQuery{Tenant: tenantA, Tags: []string{"olga"}}, []int64{c1.ID, c3.ID}, 3},
+		{"from_id", CDRQuery{Tenant: tenantA, FromID: c1.ID}, []int64{c2.ID, c3.ID}, 3},
+		{"user filter", CDRQuery{Tenant: tenantA, UserUUIDs: []string{userOlga}}, []int64{c1.ID}, 3},
+		{"user scope", CDRQuery{Tenant: tenantA, ScopeUser: userOlga}, []int64{c1.ID}, 1},
+		{"search", CDRQuery{Tenant: tenantA, Search: "0800"}, []int64{c3.ID}, 3},
+		{"ids", CDRQuery{Tenant: tenantA, CallIDs: []int64{c3.ID, 9999}}, []int64{c3.ID}, 3},
+		{"page", CDRQuery{Tenant: tenantA, Page: Page{Limit: 1, Offset: 1}}, []int64{c2.ID}, 3},
+		{"order number desc", CDRQuery{Tenant: tenantA, Order: "source_extension", Desc: true}, []int64{c1.ID, c3.ID, c2.ID}, 3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			calls, total, filtered, err := s.QueryCDR(ctx, tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if total != tc.total {
+				t.Errorf("total = %d, want %d", total, tc.total)
+			}
+			if tc.want == nil {
+				return
+			}
+			var got []int64
+			for _, c := range calls {
+				got = append(got, c.ID)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
+				t.Errorf("ids = %v, want %v", got, tc.want)
+			}
+			if tc.q.Limit == 0 && filtered != len(tc.want) {
+				t.Errorf("filtered = %d, want %d", filtered, len(tc.want))
+			}
+		})
+	}
+	calls, _, _, err := s.QueryCDR(ctx, CDRQuery{Tenant: tenantA, CallIDs: []int64{c3.ID}})
+	if err != nil || len(calls) != 1 || len(calls[0].Recordings) != 2 {
+		t.Fatalf("recordings attached: %+v %v", calls, err)
+	}
+	if _, _, _, err := s.QueryCDR(ctx, CDRQuery{Order: "start_at; DROP TABLE calls"}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("bad order: %v", err)
+	}
+}
+
+func TestCallCountsFollowInsertsAndBulk(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	mustTenant(t, s, tenantA)
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	err := s.BulkInsertCalls(ctx, 500, func(i int) Call {
+		u := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+		return Call{TenantUUID: tenantA, PBXCallID: fmt.Sprint("bulk-", i), Start: start.Add(time.Duration(i) * time.Second),
+			Direction: DirectionInbound, Recordings: []Recording{{UUID: u, Start: start, Filename: u + ".wav",
+				Format: FormatWAV, State: StateStopped, StartedBy: StartedByPolicy}}}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateCall(ctx, Call{TenantUUID: tenantA, PBXCallID: "one", Start: start}); err != nil {
+		t.Fatal(err)
+	}
+	_, total, filtered, err := s.QueryCDR(ctx, CDRQuery{Tenant: tenantA, Page: Page{Limit: 1}})
+	if err != nil || total != 501 || filtered != 501 {
+		t.Fatalf("total %d filtered %d %v", total, filtered, err)
+	}
+	counts, err := s.RecordingStateCounts(ctx)
+	if err != nil || counts[StateStopped] != 500 {
+		t.Fatalf("state counts %v %v", counts, err)
+	}
+	// A failed bulk insert leaves nothing behind, counts included.
+	err = s.BulkInsertCalls(ctx, 3, func(i int) Call {
+		return Call{TenantUUID: tenantA, PBXCallID: "dup", Start: start, Tags: []string{"x"},
+			Recordings: []Recording{{UUID: "same", Format: FormatWAV, State: StateStopped, StartedBy: StartedByPolicy}}}
+	})
+	if err == nil {
+		t.Fatal("duplicate recording uuid accepted")
+	}
+	if _, total, _, _ := s.QueryCDR(ctx, CDRQuery{Tenant: tenantA, Page: Page{Limit: 1}}); total != 501 {
+		t.Fatalf("total after failed bulk = %d", total)
+	}
+}
+
+func TestSetRetention(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	mustTenant(t, s, tenantA)
+	d := 30
+	if err := s.SetRetention(ctx, tenantA, Retention{RecordingDays: &d}); err != nil {
+		t.Fatal(err)
+	}
+	tn, _ := s.GetTenant(ctx, tenantA)
+	if tn.Retention.RecordingDays == nil || *tn.Retention.RecordingDays != 30 || tn.Retention.CDRDays != nil {
+		t.Fatalf("retention %+v", tn.Retention)
+	}
+	bad := 0
+	if err := s.SetRetention(ctx, tenantA, Retention{CDRDays: &bad}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("zero days: %v", err)
+	}
+	if err := s.SetRetention(ctx, tenantB, Retention{}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown tenant: %v", err)
+	}
+}

@@ -1,0 +1,193 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/callrecd/callrecd/engine"
+)
+
+// ForEngine is the store as the engine sees it: its Settings (policy reads
+// and the *26 write) and its Records (CDR and recording rows).
+type ForEngine struct{ S *Store }
+
+var (
+	_ engine.Settings = ForEngine{}
+	_ engine.Records  = ForEngine{}
+)
+
+// TenantPolicy reads a tenant's settings and feature codes; a tenant nobody
+// registered gets the engine's defaults.
+func (f ForEngine) TenantPolicy(ctx context.Context, tenant string) (engine.TenantPolicy, error) {
+	t, err := f.S.GetTenant(ctx, tenant)
+	if isNotFound(err) {
+		return engine.DefaultTenantPolicy(), nil
+	}
+	if err != nil {
+		return engine.TenantPolicy{}, err
+	}
+	features, err := f.S.ListFeatureExtensions(ctx, tenant, "")
+	if err != nil {
+		return engine.TenantPolicy{}, err
+	}
+	p := engine.TenantPolicy{
+		AudioRecordingEnabled:    t.AudioRecordingEnabled,
+		RecordExternalToExternal: t.RecordExternalToExternal,
+		StarMode:                 engine.StarMode(t.OnlineRecordMode),
+		Announcements:            t.AnnounceRecording,
+		DTMFTimeout:              t.DTMFTimeout,
+		Format:                   t.Format,
+	}
+	for _, fe := range features {
+		code := engine.FeatureCode{Code: fe.Exten, Enabled: fe.Enabled}
+		switch fe.Feature {
+		case FeatureCallRecord:
+			p.Features.CallRecord = code
+		case FeatureOnlineRecord:
+			p.Features.OnlineRecord = code
+		case FeaturePauseRecord:
+			p.Features.Pause = code
+		case FeatureResumeRecord:
+			p.Features.Resume = code
+		}
+	}
+	return p, nil
+}
+
+// UserByEndpoint finds the user of a PBX endpoint.
+func (f ForEngine) UserByEndpoint(ctx context.Context, tenant, endpoint string) (engine.User, bool, error) {
+	u, err := f.S.UserByEndpoint(ctx, tenant, endpoint)
+	if isNotFound(err) {
+		return engine.User{}, false, nil
+	}
+	if err != nil {
+		return engine.User{}, false, err
+	}
+	return engine.User{
+		UUID: u.UUID, Extension: u.Extension, Name: u.Name(),
+		CallRecordOutgoingInternal: u.CallRecordOutgoingInternalEnabled,
+		CallRecordOutgoingExternal: u.CallRecordOutgoingExternalEnabled,
+		CallRecordIncomingInternal: u.CallRecordIncomingInternalEnabled,
+		CallRecordIncomingExternal: u.CallRecordIncomingExternalEnabled,
+		OnlineCallRecordEnabled:    u.OnlineCallRecordEnabled,
+	}, true, nil
+}
+
+// Group finds a ring group or queue by the name the PBX uses.
+func (f ForEngine) Group(ctx context.Context, tenant string, kind engine.GroupKind, name string) (engine.Group, bool, error) {
+	g, err := f.S.GroupByName(ctx, tenant, string(kind), name)
+	if isNotFound(err) {
+		return engine.Group{}, false, nil
+	}
+	if err != nil {
+		return engine.Group{}, false, err
+	}
+	return engine.Group{UUID: g.UUID, Name: g.Name, DTMFRecordToggle: g.DTMFRecordToggle}, true, nil
+}
+
+// SetUserAutoRecord is the *26 toggle's write.
+func (f ForEngine) SetUserAutoRecord(ctx context.Context, tenant, userUUID string, enabled bool) error {
+	if _, err := f.S.GetUser(ctx, tenant, userUUID); err != nil {
+		return err
+	}
+	return f.S.SetUserAutoRecord(ctx, userUUID, enabled)
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func valueTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+// callFromRow maps the engine's CDR row. Wazo's CDR shows a number as the
+// extension of a party that has none (an outside caller).
+func callFromRow(row engine.CallRow) Call {
+	srcExt, dstExt := row.SourceExtension, row.DestinationExtension
+	if srcExt == "" {
+		srcExt = row.SourceNumber
+	}
+	if dstExt == "" {
+		dstExt = row.DestinationNumber
+	}
+	return Call{ID: row.ID, TenantUUID: row.Tenant, PBXCallID: row.PBXCallID, Start: row.Start,
+		Answer: optTime(row.Answer), End: optTime(row.End), Direction: string(row.Direction),
+		SourceExtension: srcExt, SourceName: row.SourceName, SourceUserUUID: row.SourceUserUUID,
+		DestinationExtension: dstExt, DestinationName: row.DestinationName,
+		DestinationUserUUID: row.DestinationUserUUID, RequestedExtension: row.DestinationNumber}
+}
+
+// CreateCall inserts the CDR row (or finds the one a replayed event made).
+func (f ForEngine) CreateCall(ctx context.Context, row engine.CallRow) (int64, error) {
+	c, err := f.S.CreateCall(ctx, callFromRow(row))
+	return c.ID, err
+}
+
+// UpdateCall writes the engine's view of the call; tags stay as they are.
+func (f ForEngine) UpdateCall(ctx context.Context, row engine.CallRow) error {
+	return f.S.UpdateCall(ctx, callFromRow(row))
+}
+
+func recordingFromRow(row engine.RecordingRow) Recording {
+	r := Recording{UUID: row.UUID, CallID: row.CallID, TenantUUID: row.Tenant, Start: row.Start,
+		End: optTime(row.End), Filename: row.Filename, Format: row.Format, State: string(row.State),
+		StartedBy: string(row.StartedBy), StopReason: string(row.StopReason), FailureReason: row.FailureReason,
+		PausedIntervals: make([]Interval, len(row.Paused))}
+	for i, p := range row.Paused {
+		r.PausedIntervals[i] = Interval{Start: p.Start, End: optTime(p.End)}
+	}
+	return r
+}
+
+// CreateRecording inserts a recording row.
+func (f ForEngine) CreateRecording(ctx context.Context, row engine.RecordingRow) error {
+	return f.S.CreateRecording(ctx, recordingFromRow(row))
+}
+
+// UpdateRecording writes a recording's state, end, pauses and reasons.
+func (f ForEngine) UpdateRecording(ctx context.Context, row engine.RecordingRow) error {
+	return f.S.UpdateRecordingState(ctx, recordingFromRow(row))
+}
+
+// FindCall finds the open call of a PBX call id (after a restart).
+func (f ForEngine) FindCall(ctx context.Context, tenant, pbxCallID string) (engine.CallRow, bool, error) {
+	c, err := f.S.OpenCallByPBXID(ctx, tenant, pbxCallID)
+	if isNotFound(err) {
+		return engine.CallRow{}, false, nil
+	}
+	if err != nil {
+		return engine.CallRow{}, false, err
+	}
+	return engine.CallRow{ID: c.ID, Tenant: c.TenantUUID, PBXCallID: c.PBXCallID, Start: c.Start,
+		Answer: valueTime(c.Answer), End: valueTime(c.End), Direction: engine.Direction(c.Direction),
+		SourceNumber: c.SourceExtension, SourceName: c.SourceName, SourceUserUUID: c.SourceUserUUID,
+		SourceExtension: c.SourceExtension, DestinationNumber: c.RequestedExtension,
+		DestinationName: c.DestinationName, DestinationUserUUID: c.DestinationUserUUID,
+		DestinationExtension: c.DestinationExtension}, true, nil
+}
+
+// FindRecording finds a recording row by uuid (to adopt a live recording).
+func (f ForEngine) FindRecording(ctx context.Context, uuid string) (engine.RecordingRow, bool, error) {
+	r, err := f.S.GetRecording(ctx, "", uuid)
+	if isNotFound(err) {
+		return engine.RecordingRow{}, false, nil
+	}
+	if err != nil {
+		return engine.RecordingRow{}, false, err
+	}
+	row := engine.RecordingRow{UUID: r.UUID, CallID: r.CallID, Tenant: r.TenantUUID, Start: r.Start,
+		End: valueTime(r.End), Filename: r.Filename, Format: r.Format, State: engine.RecState(r.State),
+		StartedBy: engine.StartedBy(r.StartedBy), StopReason: engine.StopReason(r.StopReason),
+		FailureReason: r.FailureReason}
+	for _, p := range r.PausedIntervals {
+		row.Paused = append(row.Paused, engine.Interval{Start: p.Start, End: valueTime(p.End)})
+	}
+	return row, true, nil
+}
