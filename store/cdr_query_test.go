@@ -159,3 +159,27 @@ func TestSetRetention(t *testing.T) {
 		t.Fatalf("unknown tenant: %v", err)
 	}
 }
+
+func TestCallCountsBackfilledByMigration(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir()+"/old.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	mustTenant(t, s, tenantA)
+	for i := 0; i < 3; i++ {
+		if _, err := s.CreateCall(ctx, Call{TenantUUID: tenantA, PBXCallID: fmt.Sprint(i), Start: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Migrate(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, total, _, err := s.QueryCDR(ctx, CDRQuery{Tenant: tenantA}); err != nil || total != 3 {
+		t.Fatalf("total %d, %v", total, err)
+	}
+}
