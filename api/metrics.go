@@ -1,0 +1,127 @@
+package api
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/callrecd/callrecd/store"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are callrecd's Prometheus collectors. The daemon feeds the PBX
+// side (EventHandled, PBXReconnected); the API measures HTTP itself and reads
+// live calls and recordings by state at scrape time.
+type Metrics struct {
+	events     *prometheus.CounterVec
+	reconnects prometheus.Counter
+	httpDur    *prometheus.HistogramVec
+}
+
+// NewMetrics registers the collectors on reg (with the Go and process
+// collectors).
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callrecd_events_handled_total",
+			Help: "PBX events handled by the engine, by event type."}, []string{"type"}),
+		reconnects: prometheus.NewCounter(prometheus.CounterOpts{Name: "callrecd_pbx_reconnects_total",
+			Help: "Times the PBX link was re-established after being lost."}),
+		httpDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "callrecd_http_request_duration_seconds",
+			Help:    "HTTP request latency by route template, method and status code.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}},
+			[]string{"method", "route", "code"}),
+	}
+	for _, c := range []prometheus.Collector{m.events, m.reconnects, m.httpDur,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// EventHandled counts one PBX event of the given type (e.g. "ChannelCreated").
+func (m *Metrics) EventHandled(eventType string) { m.events.WithLabelValues(eventType).Inc() }
+
+// PBXReconnected counts one re-established PBX link.
+func (m *Metrics) PBXReconnected() { m.reconnects.Inc() }
+
+// watch registers the scrape-time gauges: live calls and recordings by state.
+func (m *Metrics) watch(reg prometheus.Registerer, st *store.Store, calls CallControl) error {
+	if calls != nil {
+		if err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "callrecd_live_calls",
+			Help: "Calls in progress that the engine follows."}, func() float64 { return float64(len(calls.Calls(""))) })); err != nil {
+			return err
+		}
+	}
+	return reg.Register(&recordingStates{store: st})
+}
+
+// recordingStates reports recordings by state, counted at most every 10 s
+// (the count reads the whole index).
+type recordingStates struct {
+	store *store.Store
+	mu    sync.Mutex
+	at    time.Time
+	last  map[string]int
+}
+
+var recordingsDesc = prometheus.NewDesc("callrecd_recordings", "Recordings in the index by state.", []string{"state"}, nil)
+
+func (r *recordingStates) Describe(ch chan<- *prometheus.Desc) { ch <- recordingsDesc }
+
+func (r *recordingStates) Collect(ch chan<- prometheus.Metric) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last == nil || time.Since(r.at) > 10*time.Second {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		counts, err := r.store.RecordingStateCounts(ctx)
+		cancel()
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(recordingsDesc, err)
+			return
+		}
+		r.last, r.at = counts, time.Now()
+	}
+	for _, st := range []string{store.StatePending, store.StateRecording, store.StatePaused, store.StateStopped,
+		store.StateFailed, store.StateMissing, store.StateCorrupt} {
+		ch <- prometheus.MustNewConstMetric(recordingsDesc, prometheus.GaugeValue, float64(r.last[st]), st)
+	}
+}
+
+// observe times every request by route template (not raw path, so ids do
+// not explode the label set).
+func (s *server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		code := c.Response().Status
+		if err != nil {
+			if ae, ok := err.(*apiError); ok {
+				code = ae.Status
+			} else if he, ok := err.(*echo.HTTPError); ok {
+				code = he.Code
+			} else if !c.Response().Committed {
+				code = 500
+			}
+		}
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		s.metrics.httpDur.WithLabelValues(c.Request().Method, route, strconv.Itoa(code)).Observe(time.Since(start).Seconds())
+		return err
+	}
+}
+
+func (s *server) metricsHandler() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
+		h.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
+}
