@@ -266,7 +266,11 @@ func (ev *env) build() {
 		ev.t.Fatal(err)
 	}
 	ev.metrics = m
-	e, err := New(Options{Store: ev.store, StorageRoot: ev.root, Calls: ev.calls, Registry: ev.reg, Metrics: m,
+	var cc CallControl
+	if ev.calls != nil {
+		cc = ev.calls
+	}
+	e, err := New(Options{Store: ev.store, StorageRoot: ev.root, Calls: cc, Registry: ev.reg, Metrics: m,
 		Ready:  func() error { return ev.ready },
 		Logger: slog.New(slog.NewTextHandler(ev.logs, nil)), Contexts: map[string]string{tenantA: "inside"}})
 	if err != nil {
