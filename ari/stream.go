@@ -32,6 +32,8 @@ type Event struct {
 	Application string          `json:"application"`
 	Timestamp   string          `json:"timestamp"`
 	Raw         json.RawMessage `json:"-"`
+
+	sync *resyncData // the adapter's re-sync marker (Type resyncType)
 }
 
 // StreamConfig says where the ARI events websocket is.
@@ -189,13 +191,12 @@ func (s *Stream) session(ctx context.Context, wsURL string, first *bool) error {
 			}
 			return fmt.Errorf("read: %w", err)
 		}
-		var ev Event
-		if err := json.Unmarshal(data, &ev); err != nil || ev.Type == "" {
+		ev, err := parseEvent(data)
+		if err != nil {
 			s.count("(undecodable)")
 			s.log.Error("ARI sent an event callrecd cannot decode; kept for the record", "bytes", len(data), "err", err)
 			continue
 		}
-		ev.Raw = json.RawMessage(data)
 		s.count(ev.Type)
 		if ev.Type == "ApplicationReplaced" {
 			s.replaced.Store(true)
@@ -208,6 +209,23 @@ func (s *Stream) session(ctx context.Context, wsURL string, first *bool) error {
 		s.queue.push(ev)
 	}
 }
+
+// parseEvent decodes the envelope of one websocket message.
+func parseEvent(data []byte) (Event, error) {
+	var ev Event
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return Event{}, err
+	}
+	if ev.Type == "" {
+		return Event{}, errors.New("event without a type")
+	}
+	ev.Raw = json.RawMessage(data)
+	return ev, nil
+}
+
+// Inject queues an event after those already received: the adapter's
+// re-sync marker goes through here so it is handled in order.
+func (s *Stream) Inject(ev Event) { s.queue.push(ev) }
 
 func (s *Stream) count(typ string) {
 	s.mu.Lock()

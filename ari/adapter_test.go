@@ -1,0 +1,323 @@
+package ari
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/callrecd/callrecd/engine"
+)
+
+// recHandler records what the adapter hands the engine.
+type recHandler struct {
+	mu   sync.Mutex
+	evs  []engine.Event
+	when []time.Time
+	kick chan struct{}
+}
+
+func newRecHandler() *recHandler { return &recHandler{kick: make(chan struct{}, 1)} }
+
+func (h *recHandler) Handle(_ context.Context, ev engine.Event) {
+	h.mu.Lock()
+	h.evs = append(h.evs, ev)
+	h.when = append(h.when, time.Now())
+	h.mu.Unlock()
+	select {
+	case h.kick <- struct{}{}:
+	default:
+	}
+}
+
+// waitFor returns the first event (at or after index from) whose compact
+// form starts with prefix, and its index.
+func (h *recHandler) waitFor(t *testing.T, prefix string, within time.Duration) (engine.Event, time.Time) {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		h.mu.Lock()
+		for i, ev := range h.evs {
+			if strings.HasPrefix(compact(ev), prefix) {
+				h.mu.Unlock()
+				return ev, h.when[i]
+			}
+		}
+		h.mu.Unlock()
+		select {
+		case <-h.kick:
+		case <-deadline:
+			t.Fatalf("no %q within %s; got:\n%s", prefix, within, h.dump())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func (h *recHandler) dump() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var b strings.Builder
+	for _, ev := range h.evs {
+		b.WriteString(compact(ev) + "\n")
+	}
+	return b.String()
+}
+
+func (h *recHandler) lines() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, ev := range h.evs {
+		out = append(out, compact(ev))
+	}
+	return out
+}
+
+func phone(id, ep string) Channel {
+	return Channel{ID: id, Name: "PJSIP/" + ep + "-0000000" + id[len(id)-1:], State: "Up",
+		Caller: CallerID{Number: ep}, Dialplan: DialplanCEP{Context: "phones", Exten: "1002"},
+		CreationTime: "2026-11-21T19:12:02.581+0000"}
+}
+
+func startAdapter(t *testing.T, f *fakePBX, mod func(*Config)) (*Adapter, *recHandler) {
+	t.Helper()
+	cfg := Config{URL: f.url(), Username: "recorder", Password: "secret", App: "callrecd",
+		RequestTimeout: 2 * time.Second, ConnectTimeout: 2 * time.Second, MaxBackoff: 100 * time.Millisecond,
+		FinishWait: 2 * time.Second, Mapping: Mapping{Tenants: []TenantRule{{UUID: "t1", Default: true}}, TrunkEndpoints: []string{"carrier"}}}
+	if mod != nil {
+		mod(&cfg)
+	}
+	a := NewAdapter(cfg, nil)
+	h := newRecHandler()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Run(ctx, h); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	h.waitFor(t, "snapshot", 5*time.Second)
+	return a, h
+}
+
+// commands drops the re-sync reads from the REST log.
+func commands(reqs []string) []string {
+	return slices.DeleteFunc(reqs, func(s string) bool {
+		return s == "GET /channels" || s == "GET /bridges" || strings.HasPrefix(s, "PUT /applications/")
+	})
+}
+
+func TestAdapterRecordPauseResumeStopSequence(t *testing.T) {
+	f := newFakePBX(t)
+	f.addChannel(phone("c1", "1001"))
+	f.addChannel(phone("c2", "1002"))
+	a, h := startAdapter(t, f, nil)
+	ctx := context.Background()
+	if got, _ := a.StartRecording(ctx, "c1", "rec-1", "wav"); got != "rec-1" {
+		t.Fatalf("handle %q", got)
+	}
+	h.waitFor(t, "rec-started rec-1 on c1", 3*time.Second)
+	a.PauseRecording(ctx, "rec-1")
+	a.ResumeRecording(ctx, "rec-1")
+	a.StopRecording(ctx, "rec-1")
+	h.waitFor(t, "rec-finished rec-1 on c1", 3*time.Second)
+	for i := 0; !a.Idle("rec-1"); i++ {
+		if i > 200 {
+			t.Fatal("recording never idle")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	want := []string{
+		"POST /channels/c1/snoop?app=callrecd&appArgs=callrecd-snoop&snoopId=callrecd-rec-1-1&spy=both",
+		"POST /channels/callrecd-rec-1-1/record?beep=false&format=wav&ifExists=append&name=rec-1&terminateOn=none",
+		"POST /recordings/live/rec-1/pause",
+		"DELETE /recordings/live/rec-1/pause",
+		"POST /recordings/live/rec-1/stop",
+		"DELETE /channels/callrecd-rec-1-1",
+	}
+	if got := commands(f.requests()); !slices.Equal(got, want) {
+		t.Errorf("REST sequence:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if f.conflict != 0 {
+		t.Errorf("%d requests refused with 409 (record before the snoop's StasisStart?)", f.conflict)
+	}
+	for _, l := range h.lines() {
+		if strings.Contains(l, "callrecd-rec") {
+			t.Errorf("the engine saw the snoop: %s", l)
+		}
+	}
+	// the re-sync set the event filter first
+	if reqs := f.requests(); !strings.HasPrefix(reqs[0], "PUT /applications/callrecd/eventFilter") {
+		t.Errorf("first request %q, want the event filter", reqs[0])
+	}
+}
+
+// Re-arm on another leg with the same name: the append is sent only after
+// the previous part's RecordingFinished (an append while live is a 409), and
+// the engine gets the old leg's Hangup before that part's end.
+func TestAdapterAppendWaitsForRecordingFinished(t *testing.T) {
+	f := newFakePBX(t)
+	f.addChannel(phone("c1", "1001"))
+	carrier := phone("c2", "carrier")
+	f.addChannel(carrier)
+	a, h := startAdapter(t, f, nil)
+	ctx := context.Background()
+	a.StartRecording(ctx, "c1", "rec-1", "wav")
+	h.waitFor(t, "rec-started rec-1 on c1", 3*time.Second)
+	// the engine re-arms on c2 (its leg c1 is leaving); the PBX ends c1 later
+	a.StartRecording(ctx, "c2", "rec-1", "wav")
+	time.Sleep(150 * time.Millisecond)
+	f.endLiveByLeg("c1")
+	h.waitFor(t, "rec-started rec-1 on c2", 3*time.Second)
+	lines := h.lines()
+	iHang, iFin := slices.Index(lines, "hangup c1 16"), slices.Index(lines, "rec-finished rec-1 on c1")
+	if iHang < 0 || iFin < 0 || iHang > iFin {
+		t.Errorf("want hangup c1 before rec-finished on c1:\n%s", strings.Join(lines, "\n"))
+	}
+	if f.conflict != 0 {
+		t.Errorf("append sent while the first part was live: %d 409s", f.conflict)
+	}
+	want := []string{
+		"POST /channels/c1/snoop?app=callrecd&appArgs=callrecd-snoop&snoopId=callrecd-rec-1-1&spy=both",
+		"POST /channels/callrecd-rec-1-1/record?beep=false&format=wav&ifExists=append&name=rec-1&terminateOn=none",
+		"POST /channels/c2/snoop?app=callrecd&appArgs=callrecd-snoop&snoopId=callrecd-rec-1-2&spy=both",
+		"POST /channels/callrecd-rec-1-2/record?beep=false&format=wav&ifExists=append&name=rec-1&terminateOn=none",
+	}
+	if got := commands(f.requests()); !slices.Equal(got, want) {
+		t.Errorf("REST sequence:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A REST call that hangs is cut at the request timeout; meanwhile events
+// keep flowing to the engine and other recordings' commands run; the next
+// command of the same recording waits its turn.
+func TestAdapterSlowCommandStallsNeitherEventsNorOtherCalls(t *testing.T) {
+	f := newFakePBX(t)
+	f.addChannel(phone("c1", "1001"))
+	f.addChannel(phone("c2", "1002"))
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	f.block = func(r *http.Request) {
+		if r.URL.Path == "/ari/recordings/live/slow/pause" {
+			select {
+			case <-release:
+			case <-time.After(3 * time.Second):
+			}
+		}
+	}
+	a, h := startAdapter(t, f, func(c *Config) { c.RequestTimeout = 400 * time.Millisecond })
+	ctx := context.Background()
+	a.StartRecording(ctx, "c1", "slow", "wav")
+	a.StartRecording(ctx, "c2", "fast", "wav")
+	h.waitFor(t, "rec-started slow on c1", 3*time.Second)
+	h.waitFor(t, "rec-started fast on c2", 3*time.Second)
+
+	t0 := time.Now()
+	a.PauseRecording(ctx, "slow") // hangs until the request timeout
+	a.StopRecording(ctx, "slow")  // must come after it
+	a.StopRecording(ctx, "fast")
+	time.Sleep(20 * time.Millisecond)
+	f.send(map[string]any{"type": "ChannelDtmfReceived", "digit": "5", "channel": phone("c2", "1002")})
+	_, at := h.waitFor(t, "dtmf c2 5", 2*time.Second)
+	if d := at.Sub(t0); d > 250*time.Millisecond {
+		t.Errorf("event handled %s after the slow command began: the event loop waited", d)
+	}
+	_, at = h.waitFor(t, "rec-finished fast on c2", 2*time.Second)
+	if d := at.Sub(t0); d > 300*time.Millisecond {
+		t.Errorf("the other recording's stop took %s: it waited behind the slow one", d)
+	}
+	_, at = h.waitFor(t, "rec-finished slow on c1", 3*time.Second)
+	if d := at.Sub(t0); d < 380*time.Millisecond {
+		t.Errorf("slow's stop ran %s after its pause was sent: before the pause timed out", d)
+	}
+	reqs := commands(f.requests())
+	if p, s := slices.Index(reqs, "POST /recordings/live/slow/pause"), slices.Index(reqs, "POST /recordings/live/slow/stop"); p < 0 || s < p {
+		t.Errorf("slow's commands out of order:\n%s", strings.Join(reqs, "\n"))
+	}
+	if st := a.Stats(); st.Failures == 0 {
+		t.Errorf("the timed-out pause was not counted as a failure: %+v", st)
+	}
+}
+
+// After a restart the adapter finds its recording from the snoop's id
+// (GET /recordings/live is 405), reports it live with the spied channel,
+// and can stop it (snoop deleted after the stop).
+func TestAdapterResyncFindsLiveRecordingBySnoop(t *testing.T) {
+	f := newFakePBX(t)
+	c1, c2 := phone("c1", "1001"), phone("c2", "1002")
+	c2.CreationTime = "2026-11-21T19:12:02.582+0000"
+	f.addChannel(c1)
+	f.addChannel(c2)
+	f.addChannel(Channel{ID: "callrecd-rec-9-3", Name: "Snoop/c1-00000009", State: "Up"})
+	f.bridges = []Bridge{{ID: "b1", Channels: []string{"c1", "c2"}}}
+	f.live["rec-9"] = &LiveRecording{Name: "rec-9", Format: "wav", State: "paused", TargetURI: "channel:callrecd-rec-9-3"}
+	f.inStasis["callrecd-rec-9-3"] = true
+	a, h := startAdapter(t, f, nil)
+	ev, _ := h.waitFor(t, "snapshot", time.Second)
+	snap := ev.(engine.Snapshot)
+	if len(snap.Channels) != 2 || len(snap.Recordings) != 1 {
+		t.Fatalf("snapshot %+v", snap)
+	}
+	for _, sc := range snap.Channels {
+		if sc.Bridge != "b1" || sc.CallID != "c1" || sc.Role != engine.RoleInternal || sc.Tenant != "t1" || !sc.Answered {
+			t.Errorf("snapshot channel %+v", sc)
+		}
+	}
+	if lr := snap.Recordings[0]; lr.Name != "rec-9" || lr.Channel != "c1" || !lr.Paused {
+		t.Errorf("live recording %+v", lr)
+	}
+	if slices.Contains(f.requests(), "GET /recordings/live") {
+		t.Error("listed live recordings (405 on Asterisk)")
+	}
+	if !slices.Contains(f.requests(), "GET /recordings/live/rec-9") {
+		t.Errorf("did not read rec-9 by name: %v", f.requests())
+	}
+	a.StopRecording(context.Background(), "rec-9")
+	h.waitFor(t, "rec-finished rec-9 on c1", 3*time.Second)
+	for i := 0; !slices.Contains(f.requests(), "DELETE /channels/callrecd-rec-9-3"); i++ {
+		if i > 200 {
+			t.Fatalf("snoop not deleted: %v", f.requests())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A prompt to a channel outside the application goes through a whispering
+// snoop; the hang-up queued after it waits for the prompt's end.
+func TestAdapterPlayToPlainChannelWhispersThenHangsUp(t *testing.T) {
+	f := newFakePBX(t)
+	f.addChannel(phone("c1", "1001"))
+	f.noStasisFor["c1"] = true
+	a, _ := startAdapter(t, f, nil)
+	a.Play(context.Background(), []string{"c1"}, engine.PromptDenied)
+	a.Hangup(context.Background(), "c1")
+	deadline := time.Now().Add(3 * time.Second)
+	for !slices.Contains(f.requests(), "DELETE /channels/c1") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	got := strings.Join(commands(f.requests()), "\n")
+	re := regexp.MustCompile(`^POST /channels/c1/answer
+POST /channels/c1/snoop\?app=callrecd&appArgs=callrecd-prompt&snoopId=(callrecdplay-\d+)&spy=none&whisper=out
+POST /channels/callrecdplay-\d+/play\?media=sound%3Abeeperr&playbackId=callrecd-pb-\d+-\d+
+DELETE /channels/callrecdplay-\d+
+DELETE /channels/c1$`)
+	if !re.MatchString(got) {
+		t.Errorf("REST sequence:\n%s", got)
+	}
+}
+
+// A snoop refused (the channel is gone) becomes RecordingFailed for the
+// engine, naming the channel.
+func TestAdapterStartOnMissingChannelFails(t *testing.T) {
+	f := newFakePBX(t)
+	a, h := startAdapter(t, f, nil)
+	a.StartRecording(context.Background(), "nope", "rec-x", "wav")
+	ev, _ := h.waitFor(t, "rec-failed rec-x on nope", 3*time.Second)
+	if r := ev.(engine.RecordingFailed).Reason; !strings.Contains(r, "404") {
+		t.Errorf("reason %q", r)
+	}
+	if st := a.Stats(); st.Failures != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}

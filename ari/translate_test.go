@@ -1,0 +1,270 @@
+package ari
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/callrecd/callrecd/engine"
+)
+
+// traceMapping is the shared lab's configuration (the traces' PBX): phones
+// 1001..1003 of tenant acme, the carrier trunk, REC_* channel variables.
+func traceMapping() Mapping {
+	return Mapping{
+		Tenants:        []TenantRule{{UUID: "acme", EndpointPrefixes: []string{"100"}}, {UUID: "default", Default: true}},
+		TrunkEndpoints: []string{"carrier"},
+		GroupVar:       "REC_GROUP",
+		QueueVar:       "REC_QUEUE",
+	}
+}
+
+// short turns "pbx-1795288322.4" into "c4" and keeps other ids.
+func short(id string) string {
+	if i := strings.LastIndexByte(id, '.'); i > 0 && strings.HasPrefix(id, "pbx-") {
+		return "c" + id[i+1:]
+	}
+	return id
+}
+
+func sbridge(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+// compact renders an engine event on one line for table comparisons.
+func compact(ev engine.Event) string {
+	switch e := ev.(type) {
+	case engine.ChannelCreated:
+		s := fmt.Sprintf("created %s call=%s %s %s ep=%s tenant=%s", short(e.Channel), short(e.CallID), e.Role, e.CallerNumber, e.Endpoint, e.Tenant)
+		if e.CalleeNumber != "" {
+			s += " to=" + e.CalleeNumber
+		}
+		if e.Group != "" {
+			s += " group=" + e.Group
+		}
+		if e.Queue != "" {
+			s += " queue=" + e.Queue
+		}
+		if e.Answered {
+			s += " up"
+		}
+		return s
+	case engine.ChannelAnswered:
+		return "answered " + short(e.Channel)
+	case engine.ChannelBridged:
+		return "bridged " + short(e.Channel) + " " + sbridge(e.Bridge)
+	case engine.ChannelUnbridged:
+		return "unbridged " + short(e.Channel) + " " + sbridge(e.Bridge)
+	case engine.BridgeMerged:
+		return "merged " + sbridge(e.From) + ">" + sbridge(e.To)
+	case engine.Transferred:
+		return fmt.Sprintf("transfer %s by=%s transferee=%s target=%s exten=%s", e.Kind, short(e.Transferer), short(e.Transferee), short(e.Target), e.Exten)
+	case engine.DTMF:
+		return "dtmf " + short(e.Channel) + " " + string(e.Digit)
+	case engine.FeatureCall:
+		return "feature " + short(e.Channel) + " " + e.Feature
+	case engine.TextMessage:
+		return "message from=" + e.From + " type=" + e.ContentType + " " + e.Body
+	case engine.Hangup:
+		return fmt.Sprintf("hangup %s %d", short(e.Channel), e.Cause)
+	case engine.RecordingStarted:
+		return "rec-started " + e.Name + " on " + short(e.Channel)
+	case engine.RecordingFinished:
+		return "rec-finished " + e.Name + " on " + short(e.Channel)
+	case engine.RecordingFailed:
+		return "rec-failed " + e.Name + " on " + short(e.Channel) + " " + e.Reason
+	case engine.Snapshot:
+		return fmt.Sprintf("snapshot %d channels %d recordings", len(e.Channels), len(e.Recordings))
+	}
+	return fmt.Sprintf("%T", ev)
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files of the trace translation tests")
+
+// translateTrace feeds a real trace through a Translator. Only events of the
+// app "recorder" are used (trace b also logged a second app).
+func translateTrace(t *testing.T, name string, m Mapping) ([]string, *Translator) {
+	t.Helper()
+	tr := NewTranslator(m, nil)
+	var out []string
+	for _, raw := range traceEvents(t, name) {
+		ev, err := parseEvent(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Application != "" && ev.Application != "recorder" {
+			continue
+		}
+		for _, e := range tr.Translate(ev) {
+			if e.When().IsZero() {
+				t.Errorf("%s: %s has no timestamp", name, compact(e))
+			}
+			out = append(out, compact(e))
+		}
+	}
+	return out, tr
+}
+
+var traceScenarios = []string{
+	"a_internal_snoop_record", "b_dtmf_non_stasis", "c1_transfer_refer_blind", "c1_transfer_refer_blind_nopolicy",
+	"c2_transfer_dtmf_blind", "c3_transfer_dtmf_attended", "d_feature_code_star26", "e1_queue_support",
+	"e2_ringgroup_sales", "e3_inbound_queue", "f_controller_restart_recovery", "g_sip_message",
+	"g2_sip_message_in_dialog", "h_ami_mixmonitor_comparison", "i_event_filter",
+}
+
+// TestTranslateTraceGolden: every real trace translates to exactly the
+// reviewed engine events in testdata/translate/<scenario>.txt
+// (go test ./ari -run Golden -update rewrites them; review the diff).
+func TestTranslateTraceGolden(t *testing.T) {
+	for _, n := range traceScenarios {
+		t.Run(n, func(t *testing.T) {
+			out, tr := translateTrace(t, n, traceMapping())
+			if u := tr.Unknown(); len(u) > 0 {
+				t.Errorf("unknown event types in a real Asterisk 22 trace: %v", u)
+			}
+			got := strings.Join(out, "\n") + "\n"
+			path := filepath.Join("testdata", "translate", n+".txt")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != string(want) {
+				t.Errorf("translation of %s changed:\n--- got\n%s--- want\n%s", n, got, want)
+			}
+		})
+	}
+}
+
+// TestTranslateTraceFacts pins, per scenario, the facts the engine relies
+// on, as ordered subsequences of the translated events.
+func TestTranslateTraceFacts(t *testing.T) {
+	cases := []struct {
+		scenario string
+		want     []string // in this order (other events may come between)
+		absent   []string // substrings that must not appear
+	}{
+		{"a_internal_snoop_record", []string{
+			"created c4 call=c4 internal 1001 ep=1001 tenant=acme to=1002",
+			"created c5 call=c4 internal 1002 ep=1002 tenant=acme to=1002", // the callee joins the caller's call
+			"answered c5", "bridged c5 6a3cbcda", "bridged c4 6a3cbcda",
+			"rec-started a-1795288323 on c4", // the snoop's recording names the spied leg
+			"rec-finished a-1795288323 on c4", "hangup c4 16", "hangup c5 16",
+		}, []string{"Snoop", "c6"}},
+		{"b_dtmf_non_stasis", []string{
+			"dtmf c7 *", "dtmf c7 3", "dtmf c7 *", "dtmf c7 4", "dtmf c7 8", "dtmf c7 *", "dtmf c7 4", "dtmf c7 9",
+			"dtmf c8 *", "dtmf c8 3", "dtmf c7 5", "hangup c7 16", "rec-finished b-1795288365 on c7",
+		}, nil},
+		{"c1_transfer_refer_blind", []string{
+			"created c82 call=c82 external +4915112345678 ep=carrier tenant=default to=49305551001",
+			"created c83 call=c82 internal 1001 ep=1001 tenant=acme to=1001",
+			"transfer blind by=c83 transferee=c82 target= exten=9005551234",
+			"created c86 call=c82 external 9005551234 ep=carrier tenant=default to=005551234",
+			// the user leg's recording ends before its ChannelDestroyed: Hangup first
+			"hangup c83 16", "rec-finished c1-user1001-1795288931 on c83",
+			"bridged c86 9c118892", "bridged c82 9c118892",
+		}, nil},
+		{"c2_transfer_dtmf_blind", []string{
+			"dtmf c16 #", "dtmf c16 1", "transfer blind by=c16 transferee=c15 target= exten=9005551234",
+			"created c19 call=c15 external", "hangup c16 16", "rec-finished c2-user1001-1795288434 on c16",
+			"bridged c19 eafb5b47", "bridged c15 eafb5b47",
+		}, nil},
+		{"c3_transfer_dtmf_attended", []string{
+			"dtmf c39 *", "dtmf c39 2",
+			"created c43 call=c43 local", "created c42 call=c43 local", // one call for both halves
+			"bridged c42 b5e3bee8", "bridged c39 b5e3bee8",
+			"created c44 call=c43 external 9005551234 ep=carrier",
+			"bridged c44 ff77666c", "bridged c43 ff77666c",
+			"hangup c39 16", "merged b5e3bee8>2f1e282c",
+			"transfer attended by=c39 transferee=c38 target=c42",
+			"rec-finished c3-user1001-1795288546 on c39",
+			"bridged c38 ff77666c",
+		}, nil},
+		{"d_feature_code_star26", []string{
+			"created c50 call=c50 internal 1001 ep=1001 tenant=acme to=*26", "feature c50 callrecord", "answered c50", "hangup c50 32",
+		}, nil},
+		{"e1_queue_support", []string{
+			"created c51 call=c51 internal 1001 ep=1001 tenant=acme to=600",
+			"created c52 call=c51 internal 1003 ep=1003 tenant=acme to=1003 queue=support",
+			"created c53 call=c51 internal 1002 ep=1002 tenant=acme to=1002 queue=support",
+			"answered c53", "hangup c52 26", "bridged c53 7ba24fe8", "bridged c51 7ba24fe8",
+		}, nil},
+		{"e2_ringgroup_sales", []string{
+			"created c55 call=c54 internal 1002 ep=1002 tenant=acme to=1002 group=sales",
+			"created c56 call=c54 internal 1003 ep=1003 tenant=acme to=1003 group=sales",
+			"answered c56", "bridged c56 7d40fea0", "bridged c54 7d40fea0", "hangup c55 26",
+		}, nil},
+		{"e3_inbound_queue", []string{
+			"created c57 call=c57 external +4915112345678 ep=carrier tenant=default to=49305550600",
+			"created c58 call=c57 internal 1003 ep=1003 tenant=acme to=1003 queue=support",
+		}, nil},
+		{"g_sip_message", []string{
+			`message from=<sip:1001@127.0.0.1> type=text/plain {"operation":"pause","session_id":"c0ffee-1234"}`,
+		}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.scenario, func(t *testing.T) {
+			out, _ := translateTrace(t, tc.scenario, traceMapping())
+			i := 0
+			for _, line := range out {
+				if i < len(tc.want) && strings.HasPrefix(line, tc.want[i]) {
+					i++
+				}
+				for _, a := range tc.absent {
+					if strings.Contains(line, a) {
+						t.Errorf("%q must not appear, got %q", a, line)
+					}
+				}
+			}
+			if i < len(tc.want) {
+				t.Errorf("missing (in order) %q after %q\ngot:\n%s", tc.want[i], tc.want[max(i-1, 0)], strings.Join(out, "\n"))
+			}
+		})
+	}
+}
+
+// TestTranslateUnknownCounted: an event type callrecd does not know is
+// counted and logged, and the events around it still translate.
+func TestTranslateUnknownCounted(t *testing.T) {
+	var logged strings.Builder
+	tr := NewTranslator(traceMapping(), slog.New(slog.NewTextHandler(&logged, nil)))
+	feed := func(js string) []engine.Event {
+		ev, err := parseEvent([]byte(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr.Translate(ev)
+	}
+	if got := feed(`{"type":"ChannelCreated","timestamp":"2026-11-21T19:12:02.581+0000","channel":{"id":"x1","name":"PJSIP/1001-00000001","state":"Ring","caller":{"number":"1001"},"dialplan":{"context":"phones","exten":"1002"}}}`); len(got) != 1 {
+		t.Fatalf("ChannelCreated: %v", got)
+	}
+	for range 3 {
+		if got := feed(`{"type":"ChannelFrobnicated","timestamp":"2026-11-21T19:12:02.600+0000","channel":{"id":"x1"}}`); len(got) != 0 {
+			t.Fatalf("unknown event produced %v", got)
+		}
+	}
+	if got := tr.Unknown()["ChannelFrobnicated"]; got != 3 {
+		t.Errorf("unknown count = %d, want 3", got)
+	}
+	if !strings.Contains(logged.String(), "ChannelFrobnicated") {
+		t.Errorf("unknown type not logged: %q", logged.String())
+	}
+	got := feed(`{"type":"ChannelDtmfReceived","timestamp":"2026-11-21T19:12:03.000+0000","digit":"*","channel":{"id":"x1","name":"PJSIP/1001-00000001","state":"Up"}}`)
+	if len(got) != 1 || compact(got[0]) != "dtmf x1 *" {
+		t.Errorf("after an unknown event: %v", got)
+	}
+}
