@@ -1,0 +1,242 @@
+// Package lab drives callrecd's own Asterisk lab (scripts/asterisk-lab): a PBX instance
+// (the system under test, ARI 127.0.0.1:8088) and a peer instance that plays the phones
+// 1001..1004 and the carrier (ARI 127.0.0.1:8089).
+//
+//   - Driver places and answers real SIP calls through the peer's ARI, plays a distinct
+//     tone per party, sends RFC 4733 DTMF, blind-transfers by SIP REFER and hangs up.
+//   - PBX reads the PBX's ARI events websocket and issues the REST calls a test needs
+//     (snoop, record, hang up).
+//   - ReadWAV and DetectTones check recordings: duration and which parties are audible.
+//
+// Everything is loopback only, context-aware and bounded by per-request timeouts. The
+// package builds without tags; the tests that need a running lab carry the build tag
+// `lab` (go test -tags lab ./internal/lab/).
+package lab
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultRequestTimeout bounds every ARI REST call unless a config says otherwise.
+const DefaultRequestTimeout = 5 * time.Second
+
+// Client is a minimal ARI REST client (basic auth, JSON, one reused connection pool).
+type Client struct {
+	base    *url.URL // http://127.0.0.1:8088/ari
+	user    string
+	pass    string
+	timeout time.Duration
+	hc      *http.Client
+}
+
+// HTTPError is a non-2xx ARI answer.
+type HTTPError struct {
+	Method string
+	Path   string
+	Status int
+	Body   string
+}
+
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("ARI %s %s: HTTP %d: %s", e.Method, e.Path, e.Status, strings.TrimSpace(e.Body))
+}
+
+// IsStatus reports whether err is an ARI answer with the given HTTP status.
+func IsStatus(err error, status int) bool {
+	var he *HTTPError
+	return errors.As(err, &he) && he.Status == status
+}
+
+// NewClient returns a client for the ARI at baseURL (e.g. "http://127.0.0.1:8088").
+// Only loopback addresses are accepted: the lab never leaves the machine.
+func NewClient(baseURL, user, pass string, timeout time.Duration) (*Client, error) {
+	u, err := url.Parse(strings.TrimSuffix(baseURL, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("lab: ARI URL %q: %w", baseURL, err)
+	}
+	if u.Scheme != "http" {
+		return nil, fmt.Errorf("lab: ARI URL %q: want http://", baseURL)
+	}
+	if err := checkLoopback(u.Hostname()); err != nil {
+		return nil, err
+	}
+	if !strings.HasSuffix(u.Path, "/ari") {
+		u.Path += "/ari"
+	}
+	if timeout <= 0 {
+		timeout = DefaultRequestTimeout
+	}
+	dialer := &net.Dialer{Timeout: 2 * time.Second}
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			host, _, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkLoopback(host); err != nil {
+				return nil, err
+			}
+			return dialer.DialContext(ctx, network, addr)
+		},
+		MaxIdleConns:        64,
+		MaxIdleConnsPerHost: 64, // reuse connections: Asterisk's HTTP session limit counts them
+		IdleConnTimeout:     30 * time.Second,
+		DisableCompression:  true,
+	}
+	return &Client{base: u, user: user, pass: pass, timeout: timeout, hc: &http.Client{Transport: tr}}, nil
+}
+
+func checkLoopback(host string) error {
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("lab: %q is not a loopback address (the lab is loopback only)", host)
+	}
+	return nil
+}
+
+// Do issues one ARI request (path relative to /ari, e.g. "/channels/x/answer") bounded by
+// the client's request timeout and ctx, and decodes a JSON answer into out (if non-nil).
+func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	u := *c.base
+	u.Path += path
+	u.RawQuery = query.Encode()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(c.user, c.pass)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("ARI %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return fmt.Errorf("ARI %s %s: reading answer: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return &HTTPError{Method: method, Path: path, Status: resp.StatusCode, Body: string(data)}
+	}
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("ARI %s %s: decoding answer: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+// Ping checks that the ARI answers (GET /asterisk/ping).
+func (c *Client) Ping(ctx context.Context) error {
+	return c.Do(ctx, http.MethodGet, "/asterisk/ping", nil, nil, nil)
+}
+
+// EventsURL is the websocket URL of this ARI's events for app.
+func (c *Client) EventsURL(app string, subscribeAll bool) string {
+	u := *c.base
+	u.Scheme = "ws"
+	u.Path += "/events"
+	q := url.Values{}
+	q.Set("app", app)
+	if subscribeAll {
+		q.Set("subscribeAll", "true")
+	}
+	q.Set("api_key", c.user+":"+c.pass)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// CloseIdle releases idle HTTP connections.
+func (c *Client) CloseIdle() { c.hc.CloseIdleConnections() }
+
+// Channel is the part of an ARI channel snapshot the lab uses.
+type Channel struct {
+	ID           string            `json:"id"`
+	Name         string            `json:"name"`
+	State        string            `json:"state"`
+	Caller       CallerID          `json:"caller"`
+	Connected    CallerID          `json:"connected"`
+	Dialplan     Dialplan          `json:"dialplan"`
+	CreationTime string            `json:"creationtime"`
+	ChannelVars  map[string]string `json:"channelvars,omitempty"`
+}
+
+// Endpoint is the PJSIP endpoint in the channel name ("PJSIP/1001-0000002a" -> "1001"),
+// or "" for other technologies (Snoop/, Local/).
+func (c Channel) Endpoint() string {
+	rest, ok := strings.CutPrefix(c.Name, "PJSIP/")
+	if !ok {
+		return ""
+	}
+	if i := strings.LastIndexByte(rest, '-'); i >= 0 {
+		return rest[:i]
+	}
+	return rest
+}
+
+// CallerID is an ARI caller id.
+type CallerID struct {
+	Name   string `json:"name"`
+	Number string `json:"number"`
+}
+
+// Dialplan is an ARI dialplan location.
+type Dialplan struct {
+	Context  string `json:"context"`
+	Exten    string `json:"exten"`
+	Priority int64  `json:"priority"`
+	AppName  string `json:"app_name"`
+	AppData  string `json:"app_data"`
+}
+
+// Bridge is the part of an ARI bridge the lab uses.
+type Bridge struct {
+	ID          string   `json:"id"`
+	Technology  string   `json:"technology"`
+	BridgeType  string   `json:"bridge_type"`
+	BridgeClass string   `json:"bridge_class"`
+	Channels    []string `json:"channels"`
+}
+
+// LiveRecording is an ARI live recording.
+type LiveRecording struct {
+	Name      string `json:"name"`
+	Format    string `json:"format"`
+	State     string `json:"state"`
+	TargetURI string `json:"target_uri"`
+	Duration  int    `json:"duration,omitempty"`
+	Cause     string `json:"cause,omitempty"`
+}
+
+// Playback is an ARI playback.
+type Playback struct {
+	ID        string `json:"id"`
+	MediaURI  string `json:"media_uri"`
+	TargetURI string `json:"target_uri"`
+	State     string `json:"state"`
+}
