@@ -508,15 +508,15 @@ func (a *Adapter) drain(key string, q *workQueue) {
 // ---- engine.PBX ----
 
 // StartRecording records channelID through a snoop (spy both) into
-// <spool>/<name>.<format>, appending when the file exists. It returns at
+// <spool>/<name>.wav, appending when the file exists. It returns at
 // once; the outcome arrives as RecordingStarted or RecordingFailed.
 func (a *Adapter) StartRecording(_ context.Context, channelID, name, format string) (string, error) {
 	if channelID == "" || name == "" {
 		return "", errors.New("ari: start recording: channel and name are required")
 	}
-	if format == "" {
-		format = "wav"
-	}
+	// Asterisk writes WAV (mp3/amr are made from it later); the spool file
+	// is always <name>.wav.
+	format = "wav"
 	a.mu.Lock()
 	a.recLocked(name)
 	a.mu.Unlock()

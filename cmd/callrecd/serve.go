@@ -14,6 +14,8 @@ import (
 
 	"github.com/callrecd/callrecd/ari"
 	"github.com/callrecd/callrecd/config"
+	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/internal/spool"
 	"github.com/callrecd/callrecd/store"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -74,15 +76,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 
 	var link pbxLink
+	var eng *engine.Engine // what the API's call control drives
 	switch cfg.PBX.Type {
 	case "asterisk":
-		stream := ari.NewStream(ari.StreamConfig{URL: cfg.PBX.Asterisk.URL, Username: cfg.PBX.Asterisk.Username,
-			Password: cfg.PBX.Asterisk.Password, App: cfg.PBX.Asterisk.App,
-			ConnectTimeout: cfg.PBX.ConnectTimeout, MaxBackoff: cfg.PBX.ReconnectMaxBackoff}, log.With("pbx", "asterisk"))
-		link = &ariLink{stream: stream, log: log}
+		al := newARILink(cfg, s, log)
+		link, eng = al, al.engine
 	default:
 		return fmt.Errorf("pbx.type %s: the FreeSWITCH adapter is not built yet; use asterisk", cfg.PBX.Type)
 	}
+
+	_ = eng // handed to the API handler once it is mounted here
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
@@ -167,26 +170,42 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-// ariLink runs the Asterisk events stream. Until the engine is wired in,
-// events are counted (see the stream's counters) and not acted on: this
-// build keeps the link and the index, it does not record calls yet.
+// ariLink is the Asterisk side of serve: the ARI adapter feeding the engine
+// (store-backed settings and records) and the collector that moves finished
+// recordings from Asterisk's spool into the storage layout.
 type ariLink struct {
-	stream *ari.Stream
-	log    *slog.Logger
+	adapter   *ari.Adapter
+	engine    *engine.Engine
+	collector *spool.Collector
+	log       *slog.Logger
 }
 
-func (l *ariLink) Connected() bool { return l.stream.Connected() }
+func newARILink(cfg config.Config, s *store.Store, log *slog.Logger) *ariLink {
+	ast := cfg.PBX.Asterisk
+	m := ari.Mapping{TrunkEndpoints: cfg.Trunks.Endpoints, TrunkEndpointPrefixes: cfg.Trunks.EndpointPrefixes}
+	for _, t := range cfg.Tenants {
+		m.Tenants = append(m.Tenants, ari.TenantRule{UUID: t.UUID, Contexts: t.Contexts,
+			EndpointPrefixes: t.EndpointPrefixes, Default: t.Default})
+	}
+	plog := log.With("pbx", "asterisk")
+	adapter := ari.NewAdapter(ari.Config{URL: ast.URL, Username: ast.Username, Password: ast.Password, App: ast.App,
+		RequestTimeout: cfg.PBX.RequestTimeout, ConnectTimeout: cfg.PBX.ConnectTimeout,
+		MaxBackoff: cfg.PBX.ReconnectMaxBackoff, Mapping: m}, plog)
+	coll := spool.New(ast.RecordingSpool, cfg.Storage.Root, s, log.With("component", "spool"))
+	coll.Idle, coll.Forget = adapter.Idle, adapter.Forget
+	adapter.OnIdle = coll.PBXIdle
+	fe := store.ForEngine{S: s}
+	eng := engine.New(engine.Config{PBX: adapter, Settings: fe, Records: spool.Records{Records: fe, C: coll},
+		Logger: log.With("component", "engine")})
+	return &ariLink{adapter: adapter, engine: eng, collector: coll, log: plog}
+}
+
+func (l *ariLink) Connected() bool { return l.adapter.Connected() }
 
 func (l *ariLink) Run(ctx context.Context) error {
-	l.log.Warn("this build links to the PBX and serves the index but does not record calls yet (engine not wired)")
-	go func() {
-		for {
-			ev, err := l.stream.Next(ctx)
-			if err != nil {
-				return
-			}
-			l.log.Debug("ARI event", "type", ev.Type)
-		}
-	}()
-	return l.stream.Run(ctx)
+	done := make(chan struct{})
+	go func() { l.collector.Run(ctx); close(done) }()
+	err := l.adapter.Run(ctx, l.engine)
+	<-done // the store closes after serve returns: let queued moves finish first
+	return err
 }

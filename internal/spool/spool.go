@@ -1,0 +1,193 @@
+// Package spool moves finished recordings out of the PBX's recording spool
+// into callrecd's storage layout and records the file in the index.
+//
+// A recording's file is final when two things are true, in either order:
+// the engine has ended the recording (its row is stopped or failed) and the
+// PBX adapter has no part of it live and nothing queued for it (the last
+// part's RecordingFinished arrived). The engine reports the first through its
+// Records (wrap them with Records), the adapter the second through its idle
+// hook (PBXIdle) and its Idle query. The engine stays pure: it never hears of
+// files.
+package spool
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/media"
+	"github.com/callrecd/callrecd/store"
+)
+
+// Index is where the collector records a placed file (store.Store).
+type Index interface {
+	SetRecordingFile(ctx context.Context, uuid string, f store.FileInfo) error
+}
+
+// Collector moves finished recordings. Create it with New, run Run.
+type Collector struct {
+	spool string
+	root  string
+	index Index
+	mover media.Mover
+	log   *slog.Logger
+	// Idle reports whether the PBX adapter is done with a recording;
+	// Forget lets the adapter drop it once moved. Both optional.
+	Idle   func(name string) bool
+	Forget func(name string)
+	// Moved, if set, is called after a file was placed and indexed (tests,
+	// metrics).
+	Moved func(uuid string, f media.File)
+
+	mu    sync.Mutex
+	final map[string]engine.RecordingRow
+	queue []engine.RecordingRow
+	wake  chan struct{}
+	moves int64
+	fails int64
+}
+
+// New returns a collector moving files from spool (the PBX's recording
+// folder as callrecd sees it) to the layout under root.
+func New(spool, root string, index Index, log *slog.Logger) *Collector {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Collector{spool: spool, root: root, index: index, log: log,
+		final: map[string]engine.RecordingRow{}, wake: make(chan struct{}, 1)}
+}
+
+// Final notes that the engine ended a recording (row state stopped or
+// failed). Cheap: it is called with the engine's lock held.
+func (c *Collector) Final(row engine.RecordingRow) {
+	if row.State != engine.StateStopped && row.State != engine.StateFailed {
+		return
+	}
+	c.mu.Lock()
+	c.final[row.UUID] = row
+	c.mu.Unlock()
+	if c.Idle == nil || c.Idle(row.UUID) {
+		c.schedule(row.UUID)
+	}
+}
+
+// PBXIdle notes that the PBX has no live part of recording name.
+func (c *Collector) PBXIdle(name string) { c.schedule(name) }
+
+func (c *Collector) schedule(name string) {
+	c.mu.Lock()
+	row, ok := c.final[name]
+	if ok {
+		delete(c.final, name)
+		c.queue = append(c.queue, row)
+	}
+	c.mu.Unlock()
+	if ok {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Stats: files moved and moves that failed.
+func (c *Collector) Stats() (moved, failed int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.moves, c.fails
+}
+
+// Run moves files until ctx ends (then it finishes the queued moves).
+func (c *Collector) Run(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		q := c.queue
+		c.queue = nil
+		c.mu.Unlock()
+		for _, row := range q {
+			c.move(context.WithoutCancel(ctx), row)
+		}
+		if len(q) > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.wake:
+		}
+	}
+}
+
+// move places <spool>/<uuid>.wav (callrecd has Asterisk record WAV whatever
+// the tenant's format; transcoding comes after) and indexes it.
+func (c *Collector) move(ctx context.Context, row engine.RecordingRow) {
+	src := filepath.Join(c.spool, row.UUID+".wav")
+	defer func() {
+		if c.Forget != nil {
+			c.Forget(row.UUID)
+		}
+	}()
+	if _, err := os.Lstat(src); errors.Is(err, fs.ErrNotExist) {
+		if row.State == engine.StateStopped {
+			c.log.Warn("recording stopped but no file in the PBX spool", "recording", row.UUID, "path", src)
+			c.count(false)
+		}
+		return
+	}
+	f, err := c.mover.Place(c.root, src, row.Tenant, media.Name{
+		Start: row.Start.UTC().Truncate(time.Second), CallID: row.CallID, RecordingUUID: row.UUID, Format: media.WAV})
+	if err != nil {
+		c.log.Error("moving a recording into the storage layout failed; the file stays in the spool",
+			"recording", row.UUID, "src", src, "err", err)
+		c.count(false)
+		return
+	}
+	fi := store.FileInfo{Filename: filepath.Base(f.Path), Format: string(media.WAV), Size: f.Size, Duration: f.Duration, SHA256: f.SHA256}
+	if err := c.index.SetRecordingFile(ctx, row.UUID, fi); err != nil {
+		c.log.Error("recording file placed but not indexed", "recording", row.UUID, "path", f.Path, "err", err)
+		c.count(false)
+		return
+	}
+	c.count(true)
+	c.log.Info("recording file in place", "recording", row.UUID, "path", f.Path, "bytes", f.Size, "duration", f.Duration)
+	if c.Moved != nil {
+		c.Moved(row.UUID, f)
+	}
+}
+
+func (c *Collector) count(ok bool) {
+	c.mu.Lock()
+	if ok {
+		c.moves++
+	} else {
+		c.fails++
+	}
+	c.mu.Unlock()
+}
+
+// Records wraps the engine's Records so the collector hears of every
+// recording the engine ends.
+type Records struct {
+	engine.Records
+	C *Collector
+}
+
+// CreateRecording passes through (a recording can be created failed).
+func (r Records) CreateRecording(ctx context.Context, row engine.RecordingRow) error {
+	err := r.Records.CreateRecording(ctx, row)
+	r.C.Final(row)
+	return err
+}
+
+// UpdateRecording passes through and tells the collector of final states.
+func (r Records) UpdateRecording(ctx context.Context, row engine.RecordingRow) error {
+	err := r.Records.UpdateRecording(ctx, row)
+	r.C.Final(row)
+	return err
+}

@@ -1,0 +1,128 @@
+package spool
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/media"
+	"github.com/callrecd/callrecd/store"
+)
+
+type fakeIndex struct {
+	mu    sync.Mutex
+	files map[string]store.FileInfo
+}
+
+func (f *fakeIndex) SetRecordingFile(_ context.Context, uuid string, fi store.FileInfo) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.files[uuid] = fi
+	return nil
+}
+
+func (f *fakeIndex) get(uuid string) (store.FileInfo, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fi, ok := f.files[uuid]
+	return fi, ok
+}
+
+const tenant = "6f1c2b4e-8a7d-4c3b-9e2f-1a2b3c4d5e6f"
+
+func writeWAV(t *testing.T, path string, seconds int) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := media.WritePCM16(f, 8000, 1, make([]int16, 8000*seconds)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The file moves only once both the engine ended the recording and the PBX
+// is idle, in either order; the index gets the placed file.
+func TestCollectorMovesWhenEngineFinalAndPBXIdle(t *testing.T) {
+	for _, order := range []string{"final-then-idle", "idle-then-final"} {
+		t.Run(order, func(t *testing.T) {
+			spoolDir, root := t.TempDir(), t.TempDir()
+			idx := &fakeIndex{files: map[string]store.FileInfo{}}
+			c := New(spoolDir, root, idx, nil)
+			var mu sync.Mutex
+			idle := false
+			c.Idle = func(string) bool { mu.Lock(); defer mu.Unlock(); return idle }
+			moved := make(chan string, 1)
+			c.Moved = func(uuid string, _ media.File) { moved <- uuid }
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go c.Run(ctx)
+
+			id := "0b7f3c1e-5d2a-4f6b-8c9d-0e1f2a3b4c5d"
+			writeWAV(t, filepath.Join(spoolDir, id+".wav"), 2)
+			start := time.Date(2026, 11, 21, 19, 12, 2, 581e6, time.UTC)
+			row := engine.RecordingRow{UUID: id, CallID: 42, Tenant: tenant, Start: start, Format: "wav", State: engine.StateStopped}
+			setIdle := func() { mu.Lock(); idle = true; mu.Unlock(); c.PBXIdle(id) }
+			if order == "final-then-idle" {
+				c.Final(row)
+				select {
+				case <-moved:
+					t.Fatal("moved while the PBX still recorded")
+				case <-time.After(50 * time.Millisecond):
+				}
+				setIdle()
+			} else {
+				c.PBXIdle(id) // idle before the engine ended it: nothing yet
+				mu.Lock()
+				idle = true
+				mu.Unlock()
+				c.Final(engine.RecordingRow{UUID: id, State: engine.StateRecording}) // not final
+				select {
+				case <-moved:
+					t.Fatal("moved before the engine ended the recording")
+				case <-time.After(50 * time.Millisecond):
+				}
+				c.Final(row)
+			}
+			select {
+			case <-moved:
+			case <-time.After(5 * time.Second):
+				t.Fatal("not moved")
+			}
+			fi, ok := idx.get(id)
+			want := "2026-11-21T19_12_02UTC-42-" + id + ".wav"
+			if !ok || fi.Filename != want || fi.Duration != 2*time.Second || fi.Size != 44+2*16000 || len(fi.SHA256) != 64 {
+				t.Fatalf("indexed %+v (ok %v), want %s", fi, ok, want)
+			}
+			if _, err := os.Stat(filepath.Join(root, "tenants", tenant, "monitor", want)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(filepath.Join(spoolDir, id+".wav")); !os.IsNotExist(err) {
+				t.Fatalf("spool file still there: %v", err)
+			}
+			if m, f := c.Stats(); m != 1 || f != 0 {
+				t.Fatalf("stats moved=%d failed=%d", m, f)
+			}
+		})
+	}
+}
+
+// A failed recording without a file is not an error; a stopped one without
+// a file is counted as a failure and indexed nowhere.
+func TestCollectorMissingFile(t *testing.T) {
+	idx := &fakeIndex{files: map[string]store.FileInfo{}}
+	c := New(t.TempDir(), t.TempDir(), idx, nil)
+	c.Final(engine.RecordingRow{UUID: "a", Tenant: tenant, State: engine.StateFailed})
+	c.Final(engine.RecordingRow{UUID: "b", Tenant: tenant, State: engine.StateStopped})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	c.Run(ctx)
+	if m, f := c.Stats(); m != 0 || f != 1 || len(idx.files) != 0 {
+		t.Fatalf("moved=%d failed=%d indexed=%v", m, f, idx.files)
+	}
+}
