@@ -8,7 +8,8 @@ TOOLS      := $(CURDIR)/build/tools
 STATICCHECK_VERSION := v0.8.2
 RUN_DIR    := build/run
 
-.PHONY: help build run test test-unit bench lint fmt-check ci deps tools clean build-guard
+.PHONY: help build run test test-unit test-lab bench lint fmt-check ci deps tools clean build-guard \
+	lab-install lab-up lab-down
 
 help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -32,14 +33,32 @@ run: build ## run callrecd with the example config (Ctrl-C stops it)
 	CALLRECD_EXPORTS__DIR=$(RUN_DIR)/exports \
 		./$(BIN) serve -c callrecd.example.yaml
 
-deps: ## install what the tests need (ffmpeg with MP3/AMR encoders)
+deps: ## install what the tests need (ffmpeg with MP3/AMR encoders, the Asterisk lab)
 	scripts/install-media-deps
+	scripts/asterisk-lab install
 
-test: deps build-guard ## run every test
+# Every test: the unit tests, then the lab tests (TestLab*, build tag lab)
+# against the real Asterisk lab, which is brought up for them and always
+# taken down again.
+test: deps build-guard ## run every test, the real-Asterisk ones included
+	$(GO) test -count=1 ./...
+	trap 'scripts/asterisk-lab down' EXIT; scripts/asterisk-lab up && \
+		$(GO) test -tags lab -p 1 -count=1 -run '^TestLab' ./...
+
+test-unit: build-guard ## run the unit tests only (nothing installed, no lab)
 	$(GO) test -count=1 ./...
 
-test-unit: build-guard ## run the tests without installing anything
-	$(GO) test -count=1 ./...
+test-lab: build-guard ## run the lab tests against a lab already up (make lab-up)
+	$(GO) test -tags lab -p 1 -count=1 -run '^TestLab' ./...
+
+lab-install: ## build the cached Asterisk 22 chroot (build/asterisk-chroot)
+	scripts/asterisk-lab install
+
+lab-up: ## start the lab's PBX and peer Asterisk instances (loopback)
+	scripts/asterisk-lab up
+
+lab-down: ## stop the lab and unmount everything
+	scripts/asterisk-lab down
 
 bench: build-guard ## run the Go benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
@@ -52,7 +71,9 @@ fmt-check:
 
 lint: tools fmt-check ## go vet + staticcheck (pinned) + gofmt
 	$(GO) vet ./...
+	$(GO) vet -tags lab ./...
 	$(TOOLS)/staticcheck ./...
+	$(TOOLS)/staticcheck -tags lab ./...
 
 ci: test lint ## what CI runs
 
