@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/callrecd/callrecd/media"
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/google/uuid"
 	"github.com/knadh/koanf/parsers/yaml"
@@ -76,9 +77,19 @@ type FreeSWITCH struct {
 type Storage struct {
 	// Root holds tenants/<tenant_uuid>/monitor/<file>, as Wazo lays it out.
 	Root string `koanf:"root"`
-	// MinFreeBytes: below this much free space new recordings are refused
-	// (running ones continue) and an alert is raised.
-	MinFreeBytes int64 `koanf:"min_free_bytes"`
+	// MinFree: below this much free space new recordings are refused
+	// (running ones continue) and an alert is raised. Bytes with an optional
+	// unit ("1GiB", "500MB", powers of 1024) or a share of the disk ("5%"),
+	// as media.ParseFloor reads it.
+	MinFree string `koanf:"min_free"`
+}
+
+// Floor is MinFree parsed (Validate has checked it), for media.Guard:
+//
+//	media.Guard{Root: cfg.Storage.Root, Floor: cfg.Storage.Floor()}
+func (s Storage) Floor() media.Floor {
+	f, _ := media.ParseFloor(s.MinFree)
+	return f
 }
 
 // Database is the SQLite index.
@@ -170,7 +181,7 @@ func Default() Config {
 			ReconnectMaxBackoff: 30 * time.Second,
 			RequestTimeout:      5 * time.Second,
 		},
-		Storage:  Storage{Root: "/var/lib/callrecd/recordings", MinFreeBytes: 1 << 30},
+		Storage:  Storage{Root: "/var/lib/callrecd/recordings", MinFree: "1GiB"},
 		Database: Database{Path: "/var/lib/callrecd/callrecd.db", AutoMigrate: true},
 		HTTP:     HTTP{Listen: "127.0.0.1:9298"},
 		Log:      Log{Level: "info", Format: "text"},
@@ -276,7 +287,16 @@ func checkKeys(k *koanf.Koanf) error {
 		return nil
 	}
 	slices.Sort(unknown)
+	if now, ok := renamedKeys[unknown[0]]; ok {
+		return &Error{Key: unknown[0], Problem: "was replaced by " + now}
+	}
 	return &Error{Key: unknown[0], Problem: "unknown key (see callrecd.example.yaml for the keys there are)"}
+}
+
+// renamedKeys maps keys older releases knew to what replaced them, so an
+// old file gets a precise message.
+var renamedKeys = map[string]string{
+	"storage.min_free_bytes": `storage.min_free (a size such as "1GiB", or "5%")`,
 }
 
 // collectKeys lists the dotted keys of struct fields; a map field is marked
@@ -361,8 +381,8 @@ func (c Config) Validate() error {
 	if c.Storage.Root == "" {
 		bad("storage.root", "is required")
 	}
-	if c.Storage.MinFreeBytes < 0 {
-		bad("storage.min_free_bytes", "must not be negative")
+	if _, err := media.ParseFloor(c.Storage.MinFree); err != nil {
+		bad("storage.min_free", "must be a size such as 1GiB or 500MB, or a share of the disk such as 5%%, got %q", c.Storage.MinFree)
 	}
 	if c.Database.Path == "" {
 		bad("database.path", "is required")

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callrecd/callrecd/media"
 	"gopkg.in/yaml.v3"
 )
 
@@ -111,7 +112,12 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"unknown top key", "htp:\n  listen: x\n", nil, "htp.listen"},
 		{"unknown nested key", "pbx:\n  asterisk:\n    usr: a\n", nil, "pbx.asterisk.usr"},
 		{"unknown key in a list entry", "tenants:\n  - uuid: 2c34c282-433e-4bb8-8d56-fec14ff7e1e9\n    name: A\n    default: true\n    contxts: [a]\n", nil, "tenants[0]"},
-		{"wrong type", "storage:\n  min_free_bytes: lots\n", nil, "storage.min_free_bytes"},
+		{"bad free-space floor", "storage:\n  min_free: lots\n", nil, "storage.min_free"},
+		{"free-space floor over 100%", "storage:\n  min_free: 120%\n", nil, "storage.min_free"},
+		{"empty free-space floor", "storage:\n  min_free: ''\n", nil, "storage.min_free"},
+		{"bad floor from env", "", []string{"CALLRECD_STORAGE__MIN_FREE=-1GB"}, "storage.min_free"},
+		{"renamed key", "storage:\n  min_free_bytes: 1073741824\n", nil, "storage.min_free_bytes"},
+		{"wrong type", "smtp:\n  port: lots\n", nil, "smtp.port"},
 		{"bad duration", "pbx:\n  connect_timeout: soon\n", nil, "pbx.connect_timeout"},
 		{"negative duration", "pbx:\n  request_timeout: -1s\n", nil, "pbx.request_timeout"},
 		{"bad pbx type", "pbx:\n  type: 3cx\n", nil, "pbx.type"},
@@ -153,6 +159,29 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 				t.Fatalf("message %q does not name %q", err, tc.key)
 			}
 		})
+	}
+}
+
+func TestFreeSpaceFloor(t *testing.T) {
+	cfg, err := Load("", []string{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Storage.MinFree != "1GiB" || cfg.Storage.Floor().Bytes != 1<<30 {
+		t.Fatalf("default floor %q = %+v", cfg.Storage.MinFree, cfg.Storage.Floor())
+	}
+	for in, want := range map[string]media.Floor{"5%": {Percent: 5}, "500MB": {Bytes: 500 << 20}, "2GiB": {Bytes: 2 << 30}, "0": {}} {
+		cfg, err := Load(writeFile(t, "storage:\n  min_free: "+in+"\n"), []string{}, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if cfg.Storage.Floor() != want {
+			t.Errorf("%s: floor %+v, want %+v", in, cfg.Storage.Floor(), want)
+		}
+	}
+	_, err = Load(writeFile(t, "storage:\n  min_free_bytes: 1073741824\n"), []string{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "storage.min_free (") {
+		t.Fatalf("old key: %v", err)
 	}
 }
 

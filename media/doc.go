@@ -1,7 +1,10 @@
 // Package media owns recording files on disk: where they live and how they are
 // named (Wazo's layout), moving a finished recording from the PBX's spool into
 // that layout atomically, WAV header inspection and repair, transcoding to
-// MP3/AMR with ffmpeg, and the free-space guard.
+// MP3/AMR with ffmpeg, the free-space guard, reconciling the layout with the
+// index (Reindexer) and per-tenant retention (Retention, RunDaily). The index
+// is reached through small interfaces owned here (Index, RetentionIndex),
+// which store implements.
 //
 // Layout under the storage root:
 //

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/callrecd/callrecd/media"
 )
@@ -69,7 +70,11 @@ func (s *Store) IndexedRecordings(ctx context.Context, q media.IndexQuery) ([]me
 		if err != nil {
 			return nil, classify("indexed recordings", err)
 		}
-		out = append(out, media.Indexed{UUID: r.UUID, Tenant: r.TenantUUID, CallID: r.CallID, Start: r.Start,
+		var end time.Time
+		if r.End != nil {
+			end = *r.End
+		}
+		out = append(out, media.Indexed{UUID: r.UUID, Tenant: r.TenantUUID, CallID: r.CallID, Start: r.Start, End: end,
 			Filename: r.Filename, Format: media.Format(r.Format), Size: r.Size, SHA256: r.SHA256,
 			Duration: r.Duration, State: r.State, Deleted: r.Deleted})
 	}
