@@ -205,7 +205,23 @@ func (a *Adapter) Run(ctx context.Context, h Handler) error {
 	go func() { errc <- a.stream.Run(ctx) }()
 	defer a.rest.close()
 	for {
-		ev, err := a.stream.Next(ctx)
+		var ev Event
+		var err error
+		if a.tr.Waiting() {
+			// a hangup waits for one more event (blind transfer order); a
+			// quiet PBX releases it after a short spell
+			qctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+			ev, err = a.stream.Next(qctx)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				for _, e := range a.tr.FlushWaiting() {
+					h.Handle(ctx, e)
+				}
+				continue
+			}
+		} else {
+			ev, err = a.stream.Next(ctx)
+		}
 		if err != nil {
 			<-errc
 			return err

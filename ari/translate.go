@@ -90,6 +90,7 @@ type chanState struct {
 	queue   string // queue this channel is waiting in (Queue app): its members inherit it
 	spied   string // snoops: the spied channel id
 	dialed  string // dial string that created it, if known
+	leftAt  time.Time
 }
 
 // Translator turns raw ARI events into engine events. It keeps a small model
@@ -113,6 +114,11 @@ type Translator struct {
 
 	chans map[string]*chanState
 	held  map[string][]engine.Event // snoop id → recording end events waiting for the leg's hangup
+	xfer  map[string]*xferHold      // blind transferee id → its transferer's held hangup
+	// maybe is the hangup of a channel that had just left its bridge, kept
+	// for one event: Asterisk may report a blind transferer's hangup just
+	// before the BridgeBlindTransfer (same millisecond).
+	maybe *engine.Hangup
 
 	// Hooks for the adapter (nil: not called).
 	OnSnoopStart func(snoopID string)
@@ -131,7 +137,7 @@ func NewTranslator(m Mapping, log *slog.Logger) *Translator {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Translator{m: m.withDefaults(), log: log, chans: map[string]*chanState{},
-		held: map[string][]engine.Event{}, unknown: map[string]int64{}}
+		held: map[string][]engine.Event{}, xfer: map[string]*xferHold{}, unknown: map[string]int64{}}
 }
 
 // Unknown returns how many events of each type the translator did not know.
@@ -173,6 +179,18 @@ func (t *Translator) Translate(ev Event) []engine.Event {
 	}
 	at := ariTime(r.Timestamp)
 	var out []engine.Event
+	if h := t.maybe; h != nil {
+		t.maybe = nil
+		if r.Type == "BridgeBlindTransfer" && r.Channel != nil && r.Channel.ID == h.Channel && r.Transferee != nil &&
+			(r.Result == "" || r.Result == "Success") {
+			t.xfer[r.Transferee.ID] = &xferHold{transferer: h.Channel, at: at, hangup: h}
+		} else {
+			t.finishHangup(*h, &out)
+		}
+	}
+	if len(t.xfer) > 0 {
+		t.expireXfers(at, &out)
+	}
 	switch r.Type {
 	case "ChannelCreated":
 		if r.Channel != nil {
@@ -199,6 +217,7 @@ func (t *Translator) Translate(ev Event) []engine.Event {
 	case "ChannelLeftBridge":
 		if r.Channel != nil && r.Bridge != nil {
 			if cs := t.chans[r.Channel.ID]; cs != nil && cs.created && !cs.hungup {
+				cs.leftAt = at
 				out = append(out, engine.ChannelUnbridged{At: at, Channel: cs.id, Bridge: r.Bridge.ID})
 			}
 		}
@@ -210,8 +229,12 @@ func (t *Translator) Translate(ev Event) []engine.Event {
 		if r.Result != "" && r.Result != "Success" {
 			break
 		}
-		out = append(out, engine.Transferred{At: at, Kind: engine.TransferBlind, Exten: r.Exten,
-			Transferer: t.partyID(r.Channel, at, &out), Transferee: t.partyID(r.Transferee, at, &out)})
+		tr := engine.Transferred{At: at, Kind: engine.TransferBlind, Exten: r.Exten,
+			Transferer: t.partyID(r.Channel, at, &out), Transferee: t.partyID(r.Transferee, at, &out)}
+		out = append(out, tr)
+		if tr.Transferer != "" && tr.Transferee != "" && t.xfer[tr.Transferee] == nil {
+			t.xfer[tr.Transferee] = &xferHold{transferer: tr.Transferer, at: at}
+		}
 	case "BridgeAttendedTransfer":
 		if r.Result != "" && r.Result != "Success" {
 			break
@@ -300,13 +323,16 @@ func (t *Translator) onDial(r rawEvent, at time.Time, out *[]engine.Event) {
 	cs := t.chans[r.Peer.ID]
 	if cs == nil || cs.created {
 		t.flush(r.Peer, nil, at, out)
-		return
+	} else {
+		cs.snap = *r.Peer
+		if r.DialString != "" {
+			cs.dialed = r.DialString
+		}
+		t.flush(r.Peer, caller, at, out)
 	}
-	cs.snap = *r.Peer
-	if r.DialString != "" {
-		cs.dialed = r.DialString
+	if caller != nil && t.xfer[caller.id] != nil {
+		t.releaseXfer(caller.id, out) // the transferee dials the target: now the transferer may go
 	}
-	t.flush(r.Peer, caller, at, out)
 }
 
 // flush makes sure the engine knows the channel (emitting a held
@@ -333,6 +359,21 @@ func (t *Translator) flush(ch *Channel, caller *chanState, at time.Time, out *[]
 		t.emitCreated(cs, caller, at, out)
 	}
 	return cs
+}
+
+// Waiting reports whether an event is held for at most one more event
+// (see FlushWaiting).
+func (t *Translator) Waiting() bool { return t.maybe != nil }
+
+// FlushWaiting emits what is held for "the next event" when no event came:
+// the event loop calls it after a short quiet spell.
+func (t *Translator) FlushWaiting() []engine.Event {
+	var out []engine.Event
+	if h := t.maybe; h != nil {
+		t.maybe = nil
+		t.finishHangup(*h, &out)
+	}
+	return out
 }
 
 // partyID is the id of a channel the engine knows (or learns now), also
@@ -490,7 +531,67 @@ func (t *Translator) onHangup(id string, cause int, causeTxt string, at time.Tim
 	if !cs.created {
 		return // the engine never saw it
 	}
-	*out = append(*out, engine.Hangup{At: at, Channel: id, Cause: cause, CauseText: causeTxt})
+	if x := t.xfer[id]; x != nil {
+		t.releaseXfer(id, out) // the transferee gives up: its transferer went first
+	}
+	ev := engine.Hangup{At: at, Channel: id, Cause: cause, CauseText: causeTxt}
+	if !cs.leftAt.IsZero() && !at.IsZero() && at.Sub(cs.leftAt) <= 20*time.Millisecond {
+		if t.maybe != nil {
+			t.finishHangup(*t.maybe, out)
+		}
+		t.maybe = &ev
+		return
+	}
+	t.finishHangup(ev, out)
+}
+
+// finishHangup emits a hangup, unless the channel is a blind transferer
+// whose transferee has not dialled yet: Asterisk hangs the transferer up
+// before that, and the engine would think the conversation over. Then the
+// hangup is held until the transferee's Dial.
+func (t *Translator) finishHangup(ev engine.Hangup, out *[]engine.Event) {
+	for _, x := range t.xfer {
+		if x.transferer == ev.Channel && x.hangup == nil {
+			x.hangup = &ev
+			return
+		}
+	}
+	t.emitHangup(ev, out)
+}
+
+// releaseXfer emits what a blind transfer held (the transferer's hangup).
+func (t *Translator) releaseXfer(transferee string, out *[]engine.Event) {
+	x := t.xfer[transferee]
+	if x == nil {
+		return
+	}
+	delete(t.xfer, transferee)
+	if x.hangup != nil {
+		t.emitHangup(*x.hangup, out)
+	}
+}
+
+// expireXfers releases transfers whose transferee never dialled.
+func (t *Translator) expireXfers(at time.Time, out *[]engine.Event) {
+	for id, x := range t.xfer {
+		if !at.IsZero() && at.Sub(x.at) > xferHoldMax {
+			t.releaseXfer(id, out)
+		}
+	}
+}
+
+// xferHoldMax bounds how long a transferer's hangup is held.
+const xferHoldMax = 3 * time.Second
+
+type xferHold struct {
+	transferer string
+	at         time.Time
+	hangup     *engine.Hangup
+}
+
+func (t *Translator) emitHangup(ev engine.Hangup, out *[]engine.Event) {
+	id := ev.Channel
+	*out = append(*out, ev)
 	for sid, evs := range t.held {
 		if sn := t.chans[sid]; sn == nil || sn.spied == id {
 			*out = append(*out, evs...)
@@ -567,6 +668,8 @@ func (t *Translator) Resync(at time.Time, chans []Channel, bridges []Bridge, liv
 	old := t.chans
 	t.chans = make(map[string]*chanState, len(chans))
 	t.held = map[string][]engine.Event{}
+	t.xfer = map[string]*xferHold{}
+	t.maybe = nil
 	byID := map[string]Channel{}
 	for _, ch := range chans {
 		byID[ch.ID] = ch

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -108,6 +109,9 @@ func translateTrace(t *testing.T, name string, m Mapping) ([]string, *Translator
 			}
 			out = append(out, compact(e))
 		}
+	}
+	for _, e := range tr.FlushWaiting() {
+		out = append(out, compact(e))
 	}
 	return out, tr
 }
@@ -266,5 +270,57 @@ func TestTranslateUnknownCounted(t *testing.T) {
 	got := feed(`{"type":"ChannelDtmfReceived","timestamp":"2026-11-21T19:12:03.000+0000","digit":"*","channel":{"id":"x1","name":"PJSIP/1001-00000001","state":"Up"}}`)
 	if len(got) != 1 || compact(got[0]) != "dtmf x1 *" {
 		t.Errorf("after an unknown event: %v", got)
+	}
+}
+
+// The lab's Asterisk hangs the transferer up (REFER, #1) before the
+// transferee dials the target: the transferer's Hangup is held until that
+// Dial, so the engine never sees a conversation with one party left.
+func TestTranslateBlindTransferHoldsTransfererHangup(t *testing.T) {
+	tr := NewTranslator(traceMapping(), nil)
+	var got []string
+	feed := func(js string) {
+		ev, err := parseEvent([]byte(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range tr.Translate(ev) {
+			got = append(got, compact(e))
+		}
+	}
+	tsAt := func(ms int) string { return fmt.Sprintf(`"timestamp":"2026-11-21T19:12:%02d.%03d+0000"`, ms/1000, ms%1000) }
+	trunk := `{"id":"pbx-1.1","name":"PJSIP/carrier-00000001","state":"Up","dialplan":{"context":"from-carrier","exten":"49305551001"}}`
+	user := `{"id":"pbx-1.2","name":"PJSIP/1001-00000002","state":"Up","dialplan":{"context":"phones","exten":"1001"}}`
+	out := `{"id":"pbx-1.3","name":"PJSIP/carrier-00000003","state":"Down","dialplan":{"context":"from-carrier","exten":"s"}}`
+	feed(`{"type":"ChannelCreated",` + tsAt(0) + `,"channel":` + trunk + `}`)
+	feed(`{"type":"ChannelCreated",` + tsAt(1) + `,"channel":` + user + `}`)
+	feed(`{"type":"BridgeBlindTransfer",` + tsAt(2000) + `,"result":"Success","exten":"95551234","channel":` + user + `,"transferee":` + trunk + `}`)
+	feed(`{"type":"ChannelHangupRequest",` + tsAt(2001) + `,"cause":16,"channel":` + user + `}`)
+	if slices.Contains(got, "hangup c2 16") {
+		t.Fatalf("transferer's hangup not held: %v", got)
+	}
+	feed(`{"type":"ChannelCreated",` + tsAt(2005) + `,"channel":` + out + `}`)
+	feed(`{"type":"Dial",` + tsAt(2006) + `,"dialstring":"5551234@carrier","caller":` + trunk + `,"peer":` + out + `}`)
+	want := []string{
+		"created c1 call=c1 external  ep=carrier tenant=default to=49305551001 up",
+		"created c2 call=c2 internal  ep=1001 tenant=acme to=1001 up",
+		"transfer blind by=c2 transferee=c1 target= exten=95551234",
+		"created c3 call=c1 external  ep=carrier tenant=default to=5551234",
+		"hangup c2 16",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// a transferee that never dials releases the hold after xferHoldMax
+	got = nil
+	tr2 := NewTranslator(traceMapping(), nil)
+	tr = tr2
+	feed(`{"type":"ChannelCreated",` + tsAt(0) + `,"channel":` + trunk + `}`)
+	feed(`{"type":"ChannelCreated",` + tsAt(1) + `,"channel":` + user + `}`)
+	feed(`{"type":"BridgeBlindTransfer",` + tsAt(2000) + `,"result":"Success","exten":"9","channel":` + user + `,"transferee":` + trunk + `}`)
+	feed(`{"type":"ChannelHangupRequest",` + tsAt(2001) + `,"cause":16,"channel":` + user + `}`)
+	feed(`{"type":"ChannelDtmfReceived",` + tsAt(5500) + `,"digit":"1","channel":` + trunk + `}`)
+	if !slices.Contains(got, "hangup c2 16") {
+		t.Fatalf("hold never released: %v", got)
 	}
 }

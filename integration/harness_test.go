@@ -159,7 +159,7 @@ func (e *env) start() {
 		defer close(l.done)
 		cdone := make(chan struct{})
 		go func() { coll.Run(ctx); close(cdone) }()
-		adapter.Run(ctx, eng)
+		adapter.Run(ctx, logHandler{eng, log})
 		<-cdone
 	}()
 	e.mu.Lock()
@@ -404,4 +404,15 @@ func (p *proxy) restore() {
 	p.mu.Lock()
 	p.down = false
 	p.mu.Unlock()
+}
+
+// logHandler logs every engine event (shown when a test fails).
+type logHandler struct {
+	eng *engine.Engine
+	log *slog.Logger
+}
+
+func (h logHandler) Handle(ctx context.Context, ev engine.Event) {
+	h.log.Debug("engine event", "type", fmt.Sprintf("%T", ev), "ev", fmt.Sprintf("%+v", ev))
+	h.eng.Handle(ctx, ev)
 }
