@@ -288,7 +288,9 @@ func TestTranslateBlindTransferHoldsTransfererHangup(t *testing.T) {
 			got = append(got, compact(e))
 		}
 	}
-	tsAt := func(ms int) string { return fmt.Sprintf(`"timestamp":"2026-11-21T19:12:%02d.%03d+0000"`, ms/1000, ms%1000) }
+	tsAt := func(ms int) string {
+		return fmt.Sprintf(`"timestamp":"2026-11-21T19:12:%02d.%03d+0000"`, ms/1000, ms%1000)
+	}
 	trunk := `{"id":"pbx-1.1","name":"PJSIP/carrier-00000001","state":"Up","dialplan":{"context":"from-carrier","exten":"49305551001"}}`
 	user := `{"id":"pbx-1.2","name":"PJSIP/1001-00000002","state":"Up","dialplan":{"context":"phones","exten":"1001"}}`
 	out := `{"id":"pbx-1.3","name":"PJSIP/carrier-00000003","state":"Down","dialplan":{"context":"from-carrier","exten":"s"}}`
