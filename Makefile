@@ -37,19 +37,18 @@ deps: ## install what the tests need (ffmpeg with MP3/AMR encoders, the Asterisk
 	scripts/install-media-deps
 	scripts/asterisk-lab install
 
-# Every test: the unit tests, then the lab tests (TestLab*, build tag lab)
-# against the real Asterisk lab, which is brought up for them and always
-# taken down again.
+# Every test: the unit tests and, with build tag lab, the tests against the
+# real Asterisk lab, which is brought up for them and always taken down again.
+# -p 1: the lab tests of different packages share one PBX.
 test: deps build-guard ## run every test, the real-Asterisk ones included
-	$(GO) test -count=1 ./...
 	trap 'scripts/asterisk-lab down' EXIT; scripts/asterisk-lab up && \
-		$(GO) test -tags lab -p 1 -count=1 -run '^TestLab' ./...
+		$(GO) test -tags lab -p 1 -count=1 ./...
 
 test-unit: build-guard ## run the unit tests only (nothing installed, no lab)
 	$(GO) test -count=1 ./...
 
-test-lab: build-guard ## run the lab tests against a lab already up (make lab-up)
-	$(GO) test -tags lab -p 1 -count=1 -run '^TestLab' ./...
+test-lab: build-guard ## run every test against a lab already up (make lab-up)
+	$(GO) test -tags lab -p 1 -count=1 ./...
 
 lab-install: ## build the cached Asterisk 22 chroot (build/asterisk-chroot)
 	scripts/asterisk-lab install
