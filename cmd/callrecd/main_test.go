@@ -235,6 +235,35 @@ tenants:
 	if resp.StatusCode != 503 || ready.Ready || ready.Checks["pbx"] != "disconnected" || ready.Checks["database"] != "ok" {
 		t.Fatalf("readyz = %d %+v", resp.StatusCode, ready)
 	}
+	// The REST API is mounted: a system token made by the CLI on the same
+	// database sees the configured tenant; no token, no data.
+	code, plain, _ := callrecd(t, "token", "create", "-c", cfg, "--role", "system")
+	if code != 0 {
+		t.Fatalf("token create exit %d", code)
+	}
+	get := func(path, token string) (int, string) {
+		req, _ := http.NewRequest("GET", "http://"+listen+path, nil)
+		if token != "" {
+			req.Header.Set("X-Auth-Token", strings.TrimSpace(token))
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	if status, body := get("/api/callrecd/1.0/tenants", plain); status != 200 || !strings.Contains(body, "2c34c282-433e-4bb8-8d56-fec14ff7e1e9") {
+		t.Fatalf("tenants: %d %s", status, body)
+	}
+	if status, _ := get("/api/call-logd/1.0/cdr", ""); status != 401 {
+		t.Fatalf("cdr without a token: %d", status)
+	}
+	if status, body := get("/metrics", plain); status != 200 || !strings.Contains(body, "callrecd_storage_below_floor 0") {
+		t.Fatalf("metrics: %d %.300s", status, body)
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("serve exit %d\n%s", code, errb.String())

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,11 +11,14 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/callrecd/callrecd/api"
 	"github.com/callrecd/callrecd/ari"
 	"github.com/callrecd/callrecd/config"
 	"github.com/callrecd/callrecd/engine"
 	"github.com/callrecd/callrecd/internal/spool"
+	"github.com/callrecd/callrecd/media"
 	"github.com/callrecd/callrecd/store"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 )
@@ -25,10 +27,11 @@ func newServeCmd(g *globals) *cobra.Command {
 	var listen, storageRoot string
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the daemon: PBX link, index, health endpoints",
+		Short: "Run the daemon: PBX link, recording engine, REST API, retention",
 		Long: `Run callrecd: open (and migrate) the index, register the configured tenants, keep the
-PBX link up (reconnecting with backoff while the PBX is away) and serve /healthz and
-/readyz on http.listen. Stops cleanly on SIGINT/SIGTERM.`,
+PBX link up (reconnecting with backoff while the PBX is away), drive recordings by the
+tenants' rules, serve the REST API, /healthz, /readyz and /metrics on http.listen, and
+apply each tenant's recording retention daily. Stops cleanly on SIGINT/SIGTERM.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			extra := map[string]any{}
@@ -71,28 +74,58 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			log.Info("tenant registered with default settings", "tenant", t.UUID, "name", t.Name)
 		}
 	}
-	if err := os.MkdirAll(cfg.Storage.Root, 0o750); err != nil {
+	root, err := filepath.Abs(cfg.Storage.Root)
+	if err != nil {
 		return fmt.Errorf("storage.root: %w", err)
+	}
+	if err := os.MkdirAll(root, 0o750); err != nil {
+		return fmt.Errorf("storage.root: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	metrics, err := api.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	guard := newDiskGuard(media.Guard{Root: root, Floor: cfg.Storage.Floor()}, reg, log)
+	if _, err := guard.guard.Check(); err != nil {
+		log.Error("storage is below its free-space floor: new recordings will be refused", "err", err)
 	}
 
 	var link pbxLink
 	var eng *engine.Engine // what the API's call control drives
 	switch cfg.PBX.Type {
 	case "asterisk":
-		al := newARILink(cfg, s, log)
+		al := newARILink(cfg, root, s, guard, metrics, log)
 		link, eng = al, al.engine
 	default:
 		return fmt.Errorf("pbx.type %s: the FreeSWITCH adapter is not built yet; use asterisk", cfg.PBX.Type)
 	}
 
-	_ = eng // handed to the API handler once it is mounted here
+	contexts := map[string]string{}
+	for _, t := range cfg.Tenants {
+		if len(t.Contexts) > 0 {
+			contexts[t.UUID] = t.Contexts[0]
+		}
+	}
+	handler, err := api.New(api.Options{Store: s, StorageRoot: root, Calls: eng, Logger: log,
+		Registry: reg, Metrics: metrics, Contexts: contexts,
+		Ready: func() error {
+			if !link.Connected() {
+				return errors.New("disconnected")
+			}
+			return nil
+		}})
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("http.listen: %w", err)
 	}
-	srv := &http.Server{Handler: healthHandler(s, link), ReadHeaderTimeout: 10 * time.Second}
-	log.Info("callrecd serving", "http", ln.Addr().String(), "db", cfg.Database.Path, "pbx", cfg.PBX.Type)
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("callrecd serving", "http", ln.Addr().String(), "db", cfg.Database.Path, "storage", root, "pbx", cfg.PBX.Type)
 
 	grp, ctx := errgroup.WithContext(ctx)
 	grp.Go(func() error {
@@ -112,6 +145,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			return err
 		}
 		return nil
+	})
+	grp.Go(func() error {
+		err := media.Retention{Root: root, Index: s, Log: log.With("component", "retention")}.RunDaily(ctx)
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
 	})
 	err = grp.Wait()
 	log.Info("callrecd stopped")
@@ -141,35 +181,6 @@ func openServeStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*
 	return s, nil
 }
 
-// healthHandler serves liveness (the process answers) and readiness (the
-// index answers and the PBX link is up).
-func healthHandler(s *store.Store, link pbxLink) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		checks := map[string]string{"database": "ok", "pbx": "connected"}
-		status := http.StatusOK
-		if err := s.Ping(ctx); err != nil {
-			checks["database"], status = err.Error(), http.StatusServiceUnavailable
-		}
-		if !link.Connected() {
-			checks["pbx"], status = "disconnected", http.StatusServiceUnavailable
-		}
-		writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": checks})
-	})
-	return mux
-}
-
-func writeJSON(w http.ResponseWriter, status int, body any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
-}
-
 // ariLink is the Asterisk side of serve: the ARI adapter feeding the engine
 // (store-backed settings and records) and the collector that moves finished
 // recordings from Asterisk's spool into the storage layout.
@@ -177,10 +188,11 @@ type ariLink struct {
 	adapter   *ari.Adapter
 	engine    *engine.Engine
 	collector *spool.Collector
+	metrics   *api.Metrics
 	log       *slog.Logger
 }
 
-func newARILink(cfg config.Config, s *store.Store, log *slog.Logger) *ariLink {
+func newARILink(cfg config.Config, root string, s *store.Store, guard *diskGuard, metrics *api.Metrics, log *slog.Logger) *ariLink {
 	ast := cfg.PBX.Asterisk
 	m := ari.Mapping{TrunkEndpoints: cfg.Trunks.Endpoints, TrunkEndpointPrefixes: cfg.Trunks.EndpointPrefixes}
 	for _, t := range cfg.Tenants {
@@ -191,13 +203,14 @@ func newARILink(cfg config.Config, s *store.Store, log *slog.Logger) *ariLink {
 	adapter := ari.NewAdapter(ari.Config{URL: ast.URL, Username: ast.Username, Password: ast.Password, App: ast.App,
 		RequestTimeout: cfg.PBX.RequestTimeout, ConnectTimeout: cfg.PBX.ConnectTimeout,
 		MaxBackoff: cfg.PBX.ReconnectMaxBackoff, Mapping: m}, plog)
-	coll := spool.New(ast.RecordingSpool, cfg.Storage.Root, s, log.With("component", "spool"))
+	coll := spool.New(ast.RecordingSpool, root, s, log.With("component", "spool"))
 	coll.Idle, coll.Forget = adapter.Idle, adapter.Forget
 	adapter.OnIdle = coll.PBXIdle
 	fe := store.ForEngine{S: s}
-	eng := engine.New(engine.Config{PBX: adapter, Settings: fe, Records: spool.Records{Records: fe, C: coll},
-		Logger: log.With("component", "engine")})
-	return &ariLink{adapter: adapter, engine: eng, collector: coll, log: plog}
+	eng := engine.New(engine.Config{PBX: guard.wrapPBX(adapter), Settings: fe,
+		Records: guard.wrapRecords(spool.Records{Records: fe, C: coll}),
+		Logger:  log.With("component", "engine")})
+	return &ariLink{adapter: adapter, engine: eng, collector: coll, metrics: metrics, log: plog}
 }
 
 func (l *ariLink) Connected() bool { return l.adapter.Connected() }
@@ -205,7 +218,7 @@ func (l *ariLink) Connected() bool { return l.adapter.Connected() }
 func (l *ariLink) Run(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { l.collector.Run(ctx); close(done) }()
-	err := l.adapter.Run(ctx, l.engine)
+	err := l.adapter.Run(ctx, &countingHandler{next: l.engine, metrics: l.metrics})
 	<-done // the store closes after serve returns: let queued moves finish first
 	return err
 }
