@@ -92,6 +92,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		log.Error("storage is below its free-space floor: new recordings will be refused", "err", err)
 	}
 
+	checkTranscoder(ctx, s, log)
+
 	var link pbxLink
 	var eng *engine.Engine // what the API's call control drives
 	switch cfg.PBX.Type {
@@ -189,6 +191,7 @@ type ariLink struct {
 	engine    *engine.Engine
 	collector *spool.Collector
 	metrics   *api.Metrics
+	records   store.ForEngine
 	log       *slog.Logger
 }
 
@@ -204,21 +207,47 @@ func newARILink(cfg config.Config, root string, s *store.Store, guard *diskGuard
 		RequestTimeout: cfg.PBX.RequestTimeout, ConnectTimeout: cfg.PBX.ConnectTimeout,
 		MaxBackoff: cfg.PBX.ReconnectMaxBackoff, Mapping: m}, plog)
 	coll := spool.New(ast.RecordingSpool, root, s, log.With("component", "spool"))
+	coll.Transcoder = media.Transcoder{}
 	coll.Idle, coll.Forget = adapter.Idle, adapter.Forget
 	adapter.OnIdle = coll.PBXIdle
 	fe := store.ForEngine{S: s}
 	eng := engine.New(engine.Config{PBX: guard.wrapPBX(adapter), Settings: fe,
 		Records: guard.wrapRecords(spool.Records{Records: fe, C: coll}),
 		Logger:  log.With("component", "engine")})
-	return &ariLink{adapter: adapter, engine: eng, collector: coll, metrics: metrics, log: plog}
+	return &ariLink{adapter: adapter, engine: eng, collector: coll, metrics: metrics, records: fe, log: plog}
 }
 
 func (l *ariLink) Connected() bool { return l.adapter.Connected() }
 
 func (l *ariLink) Run(ctx context.Context) error {
+	// Files a previous run left in the spool for ended recordings are
+	// moved first: a crash between a recording's end and its move loses
+	// nothing.
+	if _, err := l.collector.Recover(ctx, l.records.FindRecording); err != nil {
+		l.log.Error("cannot read the recording spool", "err", err)
+	}
 	done := make(chan struct{})
 	go func() { l.collector.Run(ctx); close(done) }()
 	err := l.adapter.Run(ctx, &countingHandler{next: l.engine, metrics: l.metrics})
 	<-done // the store closes after serve returns: let queued moves finish first
 	return err
+}
+
+// checkTranscoder warns at start when a tenant records in MP3 or AMR but
+// ffmpeg or its encoders are missing: those recordings will stay in WAV.
+func checkTranscoder(ctx context.Context, s *store.Store, log *slog.Logger) {
+	tenants, err := s.ListTenants(ctx)
+	if err != nil {
+		return
+	}
+	for _, t := range tenants {
+		if t.Format == store.FormatWAV {
+			continue
+		}
+		if err := (media.Transcoder{}).Check(ctx); err != nil {
+			log.Error("a tenant records in a compressed format but transcoding is unavailable; recordings stay in WAV "+
+				"(run scripts/install-media-deps)", "tenant", t.UUID, "format", t.Format, "err", err)
+		}
+		return
+	}
 }

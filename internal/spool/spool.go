@@ -30,6 +30,12 @@ type Index interface {
 	SetRecordingFile(ctx context.Context, uuid string, f store.FileInfo) error
 }
 
+// Transcoder turns a placed WAV into the tenant's format (media.Transcoder):
+// the WAV is removed only once the new file is verified.
+type Transcoder interface {
+	Transcode(ctx context.Context, wavPath string, f media.Format) (media.File, error)
+}
+
 // Collector moves finished recordings. Create it with New, run Run.
 type Collector struct {
 	spool string
@@ -37,6 +43,10 @@ type Collector struct {
 	index Index
 	mover media.Mover
 	log   *slog.Logger
+	// Transcoder, if set, converts recordings whose row asks for MP3 or
+	// AMR after they are placed; without it (or when it fails) the WAV
+	// stays, and the index says WAV.
+	Transcoder Transcoder
 	// Idle reports whether the PBX adapter is done with a recording;
 	// Forget lets the adapter drop it once moved. Both optional.
 	Idle   func(name string) bool
@@ -154,11 +164,75 @@ func (c *Collector) move(ctx context.Context, row engine.RecordingRow) {
 		c.count(false)
 		return
 	}
-	c.count(true)
 	c.log.Info("recording file in place", "recording", row.UUID, "path", f.Path, "bytes", f.Size, "duration", f.Duration)
+	if want := media.Format(row.Format); c.Transcoder != nil && (want == media.MP3 || want == media.AMR) {
+		f = c.transcode(ctx, row, f, want)
+	}
+	c.count(true)
 	if c.Moved != nil {
 		c.Moved(row.UUID, f)
 	}
+}
+
+// transcode converts the placed WAV and re-indexes the recording under its
+// new file. On any failure the WAV and its index entry stay as they are.
+func (c *Collector) transcode(ctx context.Context, row engine.RecordingRow, wav media.File, want media.Format) media.File {
+	out, err := c.Transcoder.Transcode(ctx, wav.Path, want)
+	if err != nil {
+		c.log.Error("transcoding failed; the recording stays in WAV", "recording", row.UUID, "format", want, "err", err)
+		return wav
+	}
+	if out.Duration == 0 {
+		out.Duration = wav.Duration // compressed formats carry no duration header
+	}
+	fi := store.FileInfo{Filename: filepath.Base(out.Path), Format: string(want), Size: out.Size, Duration: out.Duration, SHA256: out.SHA256}
+	if err := c.index.SetRecordingFile(ctx, row.UUID, fi); err != nil {
+		// The WAV is gone, the index still names it: reindex will relink it.
+		c.log.Error("recording transcoded but not re-indexed; run callrecd reindex", "recording", row.UUID, "path", out.Path, "err", err)
+		return out
+	}
+	c.log.Info("recording transcoded", "recording", row.UUID, "path", out.Path, "bytes", out.Size)
+	return out
+}
+
+// Recover queues the files a previous run left in the spool: every
+// <uuid>.wav whose recording the index knows as ended (a crash between the
+// end of a recording and its move). Live recordings are left to the engine.
+func (c *Collector) Recover(ctx context.Context, find func(ctx context.Context, uuid string) (engine.RecordingRow, bool, error)) (int, error) {
+	entries, err := os.ReadDir(c.spool)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || filepath.Ext(name) != ".wav" {
+			continue
+		}
+		uuid := name[:len(name)-len(".wav")]
+		if media.ValidateUUID(uuid) != nil {
+			continue // not one of ours
+		}
+		row, found, err := find(ctx, uuid)
+		if err != nil {
+			return n, err
+		}
+		if !found || (row.State != engine.StateStopped && row.State != engine.StateFailed) {
+			continue
+		}
+		c.mu.Lock()
+		c.queue = append(c.queue, row)
+		c.mu.Unlock()
+		n++
+	}
+	if n > 0 {
+		c.log.Info("recovering recordings left in the PBX spool", "count", n)
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	return n, nil
 }
 
 func (c *Collector) count(ok bool) {

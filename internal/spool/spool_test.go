@@ -126,3 +126,113 @@ func TestCollectorMissingFile(t *testing.T) {
 		t.Fatalf("moved=%d failed=%d indexed=%v", m, f, idx.files)
 	}
 }
+
+// runUntilMoved runs the collector until n files were handled.
+func runUntilMoved(t *testing.T, c *Collector, n int) []media.File {
+	t.Helper()
+	moved := make(chan media.File, n)
+	c.Moved = func(_ string, f media.File) { moved <- f }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+	var out []media.File
+	for range n {
+		select {
+		case f := <-moved:
+			out = append(out, f)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("only %d of %d moved", len(out), n)
+		}
+	}
+	return out
+}
+
+// A tenant recording in MP3 or AMR: the WAV is placed, transcoded with the
+// real ffmpeg, and the index ends up naming the compressed file; the WAV is
+// gone once the new file is verified.
+func TestCollectorTranscodesToTheTenantFormat(t *testing.T) {
+	for _, format := range []media.Format{media.MP3, media.AMR} {
+		t.Run(string(format), func(t *testing.T) {
+			spoolDir, root := t.TempDir(), t.TempDir()
+			idx := &fakeIndex{files: map[string]store.FileInfo{}}
+			c := New(spoolDir, root, idx, nil)
+			c.Transcoder = media.Transcoder{}
+			id := "0b7f3c1e-5d2a-4f6b-8c9d-0e1f2a3b4c5d"
+			writeWAV(t, filepath.Join(spoolDir, id+".wav"), 3)
+			start := time.Date(2026, 11, 21, 19, 12, 2, 0, time.UTC)
+			c.Final(engine.RecordingRow{UUID: id, CallID: 7, Tenant: tenant, Start: start, Format: string(format), State: engine.StateStopped})
+			f := runUntilMoved(t, c, 1)[0]
+			fi, _ := idx.get(id)
+			want := "2026-11-21T19_12_02UTC-7-" + id + "." + string(format)
+			// The decoded length of a compressed file is whole frames: ±100 ms.
+			if d := fi.Duration - 3*time.Second; fi.Filename != want || fi.Format != string(format) || d < -100*time.Millisecond ||
+				d > 100*time.Millisecond || fi.Size == 0 || fi.Size >= 44+3*16000 {
+				t.Fatalf("indexed %+v, want %s", fi, want)
+			}
+			dir := filepath.Join(root, "tenants", tenant, "monitor")
+			if _, err := os.Stat(filepath.Join(dir, want)); err != nil || f.Path != filepath.Join(dir, want) {
+				t.Fatalf("transcoded file: %v (%s)", err, f.Path)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "2026-11-21T19_12_02UTC-7-"+id+".wav")); !os.IsNotExist(err) {
+				t.Fatalf("WAV kept after a verified transcode: %v", err)
+			}
+		})
+	}
+}
+
+type failingTranscoder struct{}
+
+func (failingTranscoder) Transcode(context.Context, string, media.Format) (media.File, error) {
+	return media.File{}, media.ErrTools
+}
+
+// When transcoding fails the WAV stays and the index says WAV: nothing lost.
+func TestCollectorKeepsTheWAVWhenTranscodingFails(t *testing.T) {
+	spoolDir, root := t.TempDir(), t.TempDir()
+	idx := &fakeIndex{files: map[string]store.FileInfo{}}
+	c := New(spoolDir, root, idx, nil)
+	c.Transcoder = failingTranscoder{}
+	id := "0b7f3c1e-5d2a-4f6b-8c9d-0e1f2a3b4c5d"
+	writeWAV(t, filepath.Join(spoolDir, id+".wav"), 1)
+	c.Final(engine.RecordingRow{UUID: id, CallID: 7, Tenant: tenant, Start: time.Now(), Format: "amr", State: engine.StateStopped})
+	f := runUntilMoved(t, c, 1)[0]
+	fi, _ := idx.get(id)
+	if fi.Format != "wav" || filepath.Ext(fi.Filename) != ".wav" {
+		t.Fatalf("indexed %+v", fi)
+	}
+	if _, err := os.Stat(f.Path); err != nil {
+		t.Fatalf("WAV lost: %v", err)
+	}
+}
+
+// After a crash, files of ended recordings still in the spool are moved at
+// start; files of live recordings, unknown recordings and foreign files stay.
+func TestCollectorRecoversEndedRecordingsLeftInTheSpool(t *testing.T) {
+	spoolDir, root := t.TempDir(), t.TempDir()
+	idx := &fakeIndex{files: map[string]store.FileInfo{}}
+	c := New(spoolDir, root, idx, nil)
+	ended, live, unknown := "0b7f3c1e-5d2a-4f6b-8c9d-0e1f2a3b4c5d", "1b7f3c1e-5d2a-4f6b-8c9d-0e1f2a3b4c5d", "2b7f3c1e-5d2a-4f6b-8c9d-0e1f2a3b4c5d"
+	for _, id := range []string{ended, live, unknown, "voicemail-1"} {
+		writeWAV(t, filepath.Join(spoolDir, id+".wav"), 1)
+	}
+	rows := map[string]engine.RecordingRow{
+		ended: {UUID: ended, CallID: 1, Tenant: tenant, Start: time.Now(), Format: "wav", State: engine.StateStopped},
+		live:  {UUID: live, CallID: 2, Tenant: tenant, Start: time.Now(), Format: "wav", State: engine.StateRecording},
+	}
+	n, err := c.Recover(context.Background(), func(_ context.Context, uuid string) (engine.RecordingRow, bool, error) {
+		r, ok := rows[uuid]
+		return r, ok, nil
+	})
+	if err != nil || n != 1 {
+		t.Fatalf("recovered %d, %v", n, err)
+	}
+	runUntilMoved(t, c, 1)
+	if _, ok := idx.get(ended); !ok {
+		t.Fatal("ended recording not indexed")
+	}
+	for _, id := range []string{live, unknown, "voicemail-1"} {
+		if _, err := os.Stat(filepath.Join(spoolDir, id+".wav")); err != nil {
+			t.Fatalf("%s moved or lost: %v", id, err)
+		}
+	}
+}
