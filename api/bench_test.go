@@ -35,7 +35,7 @@ var benchStart = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // benchStore opens (generating once, then reusing) build/bench/cdr-<rows>.db:
 // rows calls over 365 days in tenant A, directions mixed, one recording each.
-func benchStore(b *testing.B, rows int) *store.Store {
+func benchStore(b testing.TB, rows int) *store.Store {
 	ctx := context.Background()
 	dir := filepath.Join("..", "build", "bench")
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -125,6 +125,50 @@ func BenchmarkCDRList(b *testing.B) {
 			ln.Addr(), day.Format("2006-01-02T15:04:05Z"), day.Add(24*time.Hour).Format("2006-01-02T15:04:05Z"), limit)
 		b.Run(fmt.Sprintf("limit=%d", limit), func(b *testing.B) { loadLoop(b, client, url, token, rows) })
 	}
+}
+
+// TestServeBench serves the benchmark's index for an external load
+// generator (wrk) in this process, so the generator's CPU is not in the
+// profile: CALLRECD_BENCH_SERVE=127.0.0.1:8089 (and CALLRECD_BENCH_ROWS,
+// CALLRECD_BENCH_SECONDS, default 60) go test -run TestServeBench ./api/
+// prints the token and URLs, then serves until the time is up.
+func TestServeBench(t *testing.T) {
+	addr := os.Getenv("CALLRECD_BENCH_SERVE")
+	if addr == "" {
+		t.Skip("set CALLRECD_BENCH_SERVE=host:port to serve the benchmark index")
+	}
+	secs := 60
+	if v := os.Getenv("CALLRECD_BENCH_SECONDS"); v != "" {
+		secs, _ = strconv.Atoi(v)
+	}
+	rows := 100_000
+	if v := os.Getenv("CALLRECD_BENCH_ROWS"); v != "" {
+		rows, _ = strconv.Atoi(v)
+	}
+	st := benchStore(t, rows)
+	defer st.Close()
+	_, token, err := st.CreateToken(context.Background(), store.Token{Role: store.RoleAdmin, TenantUUID: tenantA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Options{Store: st, StorageRoot: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: e}
+	go srv.Serve(ln)
+	defer srv.Close()
+	day := benchStart.Add(200 * 24 * time.Hour)
+	fmt.Printf("TOKEN %s\n", token)
+	for _, limit := range []int{20, 100} {
+		fmt.Printf("URL http://%s/api/call-logd/1.0/cdr?from=%s&until=%s&call_direction=inbound&direction=desc&limit=%d\n",
+			ln.Addr(), day.Format("2006-01-02T15:04:05Z"), day.Add(24*time.Hour).Format("2006-01-02T15:04:05Z"), limit)
+	}
+	time.Sleep(time.Duration(secs) * time.Second)
 }
 
 // loadLoop runs GET url from 2×GOMAXPROCS clients for b.N requests and

@@ -215,6 +215,7 @@ func (s *server) listCDR(mode cdrMode) echo.HandlerFunc {
 		}
 		p := getPrincipal(c)
 		q.Tenant = p.tenant
+		q.RecordingSummary = true // renderCDR shows no more than that
 		switch mode {
 		case cdrMe:
 			q.ScopeUser = p.user
@@ -240,7 +241,7 @@ func (s *server) listCDR(mode cdrMode) echo.HandlerFunc {
 		if csvOut {
 			return writeCSV(c, out.Items)
 		}
-		return c.JSON(http.StatusOK, out)
+		return writeCDRList(c, &out)
 	}
 }
 

@@ -123,9 +123,40 @@ func checkLen(field, v string, max int) error {
 	return nil
 }
 
+const tsLayout = "2006-01-02T15:04:05.000000-07:00"
+
 // ts renders a time as Wazo does: ISO 8601 with microseconds and +00:00.
+// It writes the digits itself (a CDR page formats a few hundred times);
+// years outside 0–9999 go through time.Format.
 func ts(t time.Time) string {
-	return t.UTC().Format("2006-01-02T15:04:05.000000-07:00")
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.Format(tsLayout)
+	}
+	hour, minute, sec := t.Clock()
+	var b [32]byte
+	put := func(i, v, width int) {
+		for j := i + width - 1; j >= i; j-- {
+			b[j] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, year, 4)
+	b[4] = '-'
+	put(5, int(month), 2)
+	b[7] = '-'
+	put(8, day, 2)
+	b[10] = 'T'
+	put(11, hour, 2)
+	b[13] = ':'
+	put(14, minute, 2)
+	b[16] = ':'
+	put(17, sec, 2)
+	b[19] = '.'
+	put(20, t.Nanosecond()/1000, 6)
+	copy(b[26:], "+00:00")
+	return string(b[:])
 }
 
 func tsPtr(t *time.Time) *string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 )
@@ -54,7 +55,9 @@ func scanCall(row interface{ Scan(...any) error }) (Call, error) {
 	}
 	c.Start, c.Answer, c.End = fromMicros(start), timePtr(answer), timePtr(end)
 	c.SourceUserUUID, c.DestinationUserUUID = srcUser.String, dstUser.String
-	if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
+	if tags == "[]" {
+		c.Tags = []string{}
+	} else if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
 		return Call{}, err
 	}
 	c.Recordings = []Recording{}
@@ -145,7 +148,7 @@ func (s *Store) SetCallEnded(ctx context.Context, id int64, at time.Time) error 
 
 // GetCall reads a call with its recordings ("" tenant: any tenant).
 func (s *Store) GetCall(ctx context.Context, tenant string, id int64) (Call, error) {
-	c, err := scanCall(s.q.QueryRowContext(ctx, `SELECT `+callColumns+` FROM calls
+	c, err := scanCall(s.r.QueryRowContext(ctx, `SELECT `+callColumns+` FROM calls
 		WHERE id = ? AND (? = '' OR tenant_uuid = ?)`, id, tenant, tenant))
 	if err != nil {
 		return Call{}, classify("get call", err)
@@ -244,6 +247,54 @@ func whereClause(conds []string) string {
 	return " WHERE " + strings.Join(conds, " AND ")
 }
 
+// attachRecordingSummaries is attachRecordings with only the fields a CDR
+// listing shows (see CDRQuery.RecordingSummary).
+func (s *Store) attachRecordingSummaries(ctx context.Context, calls []Call) error {
+	if len(calls) == 0 {
+		return nil
+	}
+	index := make(map[int64]int, len(calls))
+	ids := make([]any, len(calls))
+	for i, c := range calls {
+		index[c.ID] = i
+		ids[i] = c.ID
+	}
+	// No ORDER BY: SQLite would collect and sort the rows in a temporary
+	// b-tree; each call's few recordings are put in the same order
+	// (start, uuid) below instead.
+	rows, err := s.r.QueryContext(ctx, `SELECT uuid, call_id, tenant_uuid, start_at, end_at, filename, deleted
+		FROM recordings WHERE call_id IN (`+placeholders(len(ids))+`)`, ids...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r Recording
+		var start int64
+		var end sql.NullInt64
+		if err := rows.Scan(&r.UUID, &r.CallID, &r.TenantUUID, &start, &end, &r.Filename, &r.Deleted); err != nil {
+			return err
+		}
+		r.Start, r.End = fromMicros(start), timePtr(end)
+		i := index[r.CallID]
+		calls[i].Recordings = append(calls[i].Recordings, r)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i := range calls {
+		if len(calls[i].Recordings) > 1 {
+			slices.SortFunc(calls[i].Recordings, func(a, b Recording) int {
+				if c := a.Start.Compare(b.Start); c != 0 {
+					return c
+				}
+				return strings.Compare(a.UUID, b.UUID)
+			})
+		}
+	}
+	return nil
+}
+
 // attachRecordings loads the recordings of a page of calls in one query.
 func (s *Store) attachRecordings(ctx context.Context, calls []Call) error {
 	if len(calls) == 0 {
@@ -255,7 +306,7 @@ func (s *Store) attachRecordings(ctx context.Context, calls []Call) error {
 		index[c.ID] = i
 		ids[i] = c.ID
 	}
-	rows, err := s.q.QueryContext(ctx, `SELECT `+recordingColumns+` FROM recordings
+	rows, err := s.r.QueryContext(ctx, `SELECT `+recordingColumns+` FROM recordings
 		WHERE call_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) ORDER BY start_at, uuid`, ids...)
 	if err != nil {
 		return err

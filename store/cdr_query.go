@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -54,6 +56,12 @@ type CDRQuery struct {
 	Order string // a CDROrderKeys value; "" = start
 	Desc  bool
 	Page
+
+	// RecordingSummary loads only what a CDR listing shows of each
+	// recording (UUID, CallID, TenantUUID, Start, End, Filename, Deleted);
+	// the other Recording fields stay zero. A page reads a third as many
+	// columns.
+	RecordingSummary bool
 }
 
 func (q CDRQuery) filtered() bool {
@@ -74,19 +82,25 @@ func (s *Store) QueryCDR(ctx context.Context, q CDRQuery) (calls []Call, total, 
 	var where []string
 	var args []any
 	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
+	// Equality terms compare with +? rather than ?: SQLite (3.54) looks at
+	// the value bound to a plain `col = ?` while weighing plans that do not
+	// use that column, and then marks the statement for recompilation on
+	// every rebind, which defeats the statement cache. The unary plus hides
+	// the value from the planner only; plans and results are the same.
 	if q.Tenant != "" {
-		add("tenant_uuid = ?", q.Tenant)
+		add("tenant_uuid = +?", q.Tenant)
 	}
+	// total and filtered are read in one statement (below) when both are
+	// needed.
+	var totalSQL string
+	var totalArgs []any
 	if q.ScopeUser != "" {
-		add("(source_user_uuid = ? OR destination_user_uuid = ?)", q.ScopeUser, q.ScopeUser)
-		err = s.q.QueryRowContext(ctx, `SELECT count(*) FROM calls`+whereClause(where), args...).Scan(&total)
+		add("(source_user_uuid = +? OR destination_user_uuid = +?)", q.ScopeUser, q.ScopeUser)
+		totalSQL, totalArgs = `SELECT count(*) FROM calls`+whereClause(where), slices.Clone(args)
 	} else {
 		// Kept by triggers: O(1) however many calls there are.
-		err = s.q.QueryRowContext(ctx, `SELECT coalesce(sum(n), 0) FROM call_counts WHERE (? = '' OR tenant_uuid = ?)`,
-			q.Tenant, q.Tenant).Scan(&total)
-	}
-	if err != nil {
-		return nil, 0, 0, classify("query cdr", err)
+		totalSQL, totalArgs = `SELECT coalesce(sum(n), 0) FROM call_counts WHERE (? = '' OR tenant_uuid = ?)`,
+			[]any{q.Tenant, q.Tenant}
 	}
 	if len(q.UserUUIDs) > 0 {
 		ph := placeholders(len(q.UserUUIDs))
@@ -106,7 +120,7 @@ func (s *Store) QueryCDR(ctx context.Context, q CDRQuery) (calls []Call, total, 
 		add("start_at < ?", micros(*q.Until))
 	}
 	if q.CallDirection != "" {
-		add("direction = ?", q.CallDirection)
+		add("direction = +?", q.CallDirection)
 	}
 	if q.Search != "" {
 		like := likePattern(q.Search)
@@ -140,22 +154,37 @@ func (s *Store) QueryCDR(ctx context.Context, q CDRQuery) (calls []Call, total, 
 		}
 		add("id IN ("+placeholders(len(q.CallIDs))+")", a...)
 	}
-	filtered = total
 	if q.filtered() {
-		if err := s.q.QueryRowContext(ctx, `SELECT count(*) FROM calls`+whereClause(where), args...).Scan(&filtered); err != nil {
-			return nil, 0, 0, classify("query cdr", err)
-		}
+		// count(*) is exact (Wazo returns it) and is answered from the
+		// same index as the page.
+		err = s.r.QueryRowContext(ctx, `SELECT (`+totalSQL+`), (SELECT count(*) FROM calls`+whereClause(where)+`)`,
+			append(totalArgs, args...)...).Scan(&total, &filtered)
+	} else {
+		err = s.r.QueryRowContext(ctx, totalSQL, totalArgs...).Scan(&total)
+		filtered = total
+	}
+	if err != nil {
+		return nil, 0, 0, classify("query cdr", err)
 	}
 	dir := " ASC"
 	if q.Desc {
 		dir = " DESC"
 	}
-	rows, err := s.q.QueryContext(ctx, `SELECT `+callColumns+` FROM calls`+whereClause(where)+
-		` ORDER BY `+order+dir+`, id`+dir+` LIMIT ? OFFSET ?`, append(args, limitArg(q.Limit), q.Offset)...)
+	// LIMIT and OFFSET are written into the SQL (they are ints), for the
+	// same reason: SQLite plans with a bound LIMIT's value and recompiles
+	// such a statement whenever it is rebound.
+	rows, err := s.r.QueryContext(ctx, `SELECT `+callColumns+` FROM calls`+whereClause(where)+
+		` ORDER BY `+order+dir+`, id`+dir+` LIMIT `+strconv.Itoa(limitArg(q.Limit))+` OFFSET `+strconv.Itoa(q.Offset), args...)
 	if err != nil {
 		return nil, 0, 0, classify("query cdr", err)
 	}
-	calls = []Call{}
+	// Room for the page up front (a Call is large): what the count says is
+	// left, at most the limit and at most 1000.
+	want := min(filtered-q.Offset, 1000)
+	if q.Limit > 0 {
+		want = min(want, q.Limit)
+	}
+	calls = make([]Call, 0, max(want, 0))
 	for rows.Next() {
 		c, err := scanCall(rows)
 		if err != nil {
@@ -168,7 +197,11 @@ func (s *Store) QueryCDR(ctx context.Context, q CDRQuery) (calls []Call, total, 
 	if err := rows.Err(); err != nil {
 		return nil, 0, 0, classify("query cdr", err)
 	}
-	if err := s.attachRecordings(ctx, calls); err != nil {
+	attach := s.attachRecordings
+	if q.RecordingSummary {
+		attach = s.attachRecordingSummaries
+	}
+	if err := attach(ctx, calls); err != nil {
 		return nil, 0, 0, classify("query cdr", err)
 	}
 	return calls, total, filtered, nil

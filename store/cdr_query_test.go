@@ -183,3 +183,59 @@ func TestCallCountsBackfilledByMigration(t *testing.T) {
 		t.Fatalf("total %d, %v", total, err)
 	}
 }
+
+// RecordingSummary loads the listing's fields of each recording, in the
+// same order (start, then uuid) as the full load; paging and counts agree.
+func TestQueryCDRRecordingSummary(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	mustTenant(t, s, tenantA)
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	err := s.BulkInsertCalls(ctx, 30, func(i int) Call {
+		var recs []Recording
+		for j := range i % 4 { // 0–3 recordings, inserted newest first, two with the same start
+			u := fmt.Sprintf("%08d-0000-4000-8000-%012d", 3-j, i)
+			end := start.Add(time.Hour)
+			recs = append(recs, Recording{UUID: u, Start: start.Add(time.Duration(min(3-j, 2)) * time.Minute),
+				End: &end, Filename: u + ".wav", Format: FormatWAV, State: StateStopped, StartedBy: StartedByPolicy,
+				Deleted: j == 1, Size: 42, Channel: "PJSIP/x"})
+		}
+		return Call{TenantUUID: tenantA, PBXCallID: fmt.Sprint("c", i), Start: start.Add(time.Duration(i) * time.Minute),
+			Direction: []string{DirectionInbound, DirectionOutbound}[i%2], Recordings: recs}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []CDRQuery{
+		{Tenant: tenantA},
+		{Tenant: tenantA, CallDirection: DirectionInbound, Desc: true, Page: Page{Limit: 7, Offset: 3}},
+		{Tenant: tenantA, Order: "duration", Page: Page{Limit: 1}},
+		{Tenant: tenantA, Page: Page{Offset: 100}},
+	} {
+		full, total, filtered, err := s.QueryCDR(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.RecordingSummary = true
+		sum, total2, filtered2, err := s.QueryCDR(ctx, q)
+		if err != nil || total2 != total || filtered2 != filtered || len(sum) != len(full) {
+			t.Fatalf("%+v: %d/%d/%d vs %d/%d/%d, %v", q, len(sum), total2, filtered2, len(full), total, filtered, err)
+		}
+		for i := range full {
+			f, s := full[i], sum[i]
+			if f.ID != s.ID || len(f.Recordings) != len(s.Recordings) {
+				t.Fatalf("call %d: %+v vs %+v", i, f, s)
+			}
+			for j, fr := range f.Recordings {
+				sr := s.Recordings[j]
+				if fr.UUID != sr.UUID || !fr.Start.Equal(sr.Start) || !fr.End.Equal(*sr.End) || fr.Filename != sr.Filename ||
+					fr.Deleted != sr.Deleted || fr.CallID != sr.CallID || fr.TenantUUID != sr.TenantUUID {
+					t.Fatalf("call %d recording %d: %+v vs %+v", i, j, fr, sr)
+				}
+			}
+			if q.Offset == 0 && q.Limit == 0 && len(f.Recordings) > 1 && f.Recordings[0].Start.After(f.Recordings[1].Start) {
+				t.Fatalf("recordings out of order: %+v", f.Recordings)
+			}
+		}
+	}
+}

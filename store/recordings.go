@@ -93,6 +93,9 @@ func intervalsJSON(in []Interval) string {
 }
 
 func parseIntervals(s string) ([]Interval, error) {
+	if s == "[]" {
+		return []Interval{}, nil
+	}
 	var stored []storedInterval
 	if err := json.Unmarshal([]byte(s), &stored); err != nil {
 		return nil, err

@@ -36,11 +36,21 @@ var (
 
 // Store is the SQLite-backed index. It is safe for concurrent use.
 type Store struct {
-	db   *sql.DB
+	db *sql.DB // read-write pool
+	// rdb is a second pool of query-only connections for the hot read paths
+	// (CDR listing, token lookup): with WAL, readers never wait for the
+	// writer, and they never wait for a pool slot held by a writer that is
+	// itself waiting out the busy timeout.
+	rdb  *sql.DB
 	q    querier // db, or the transaction of a Store handed out by InTx
+	r    querier // rdb, or that same transaction (a transaction reads its own writes)
 	inTx bool
-	path string
-	now  func() time.Time
+	// onCommit collects what to run once InTx's transaction commits (nil
+	// outside InTx).
+	onCommit *[]func()
+	tokens   *tokenCache
+	path     string
+	now      func() time.Time
 }
 
 // querier is what *sql.DB and *sql.Tx have in common.
@@ -57,6 +67,32 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("store: database path is empty")
 	}
+	db, err := openPool(ctx, path, false)
+	if err != nil {
+		return nil, err
+	}
+	rdb, err := openPool(ctx, path, true)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Store{db: db, rdb: rdb, q: db, r: rdb, tokens: newTokenCache(), path: path, now: time.Now}
+	current, latest, err := s.SchemaVersion(ctx)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	if current > latest {
+		s.Close()
+		return nil, fmt.Errorf("%w: %s is at schema version %d, this callrecd knows up to %d; upgrade callrecd",
+			ErrSchemaTooNew, path, current, latest)
+	}
+	return s, nil
+}
+
+// openPool opens one connection pool on the database: read-write, or
+// query-only (PRAGMA query_only: any write fails) for the read pool.
+func openPool(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
 	q.Set("_foreign_keys", "on")
@@ -65,6 +101,16 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// Writers take the lock at BEGIN, so a read-then-write transaction never
 	// fails half-way with SQLITE_BUSY.
 	q.Set("_txlock", "immediate")
+	// Each connection keeps its last prepared statements: the same SQL text
+	// is compiled once per connection, not once per call.
+	q.Set("_stmt_cache_size", "64")
+	// database/sql never uses one connection from two goroutines at once, so
+	// SQLite's per-connection mutex (taken on every sqlite3_column_* call)
+	// is pure overhead.
+	q.Set("_mutex", "no")
+	if readOnly {
+		q.Set("_query_only", "1")
+	}
 	db, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -76,18 +122,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{db: db, q: db, path: path, now: time.Now}
-	current, latest, err := s.SchemaVersion(ctx)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	if current > latest {
-		db.Close()
-		return nil, fmt.Errorf("%w: %s is at schema version %d, this callrecd knows up to %d; upgrade callrecd",
-			ErrSchemaTooNew, path, current, latest)
-	}
-	return s, nil
+	return db, nil
 }
 
 // OpenCurrent opens the database and requires its schema to be up to date.
@@ -109,7 +144,13 @@ func OpenCurrent(ctx context.Context, path string) (*Store, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	rerr := s.rdb.Close()
+	if err := s.db.Close(); err != nil {
+		return err
+	}
+	return rerr
+}
 
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
@@ -240,11 +281,31 @@ func (s *Store) tx(ctx context.Context, fn func(querier) error) error {
 // InTx runs fn with a Store whose every method runs in one transaction:
 // all of fn's writes land, or none.
 func (s *Store) InTx(ctx context.Context, fn func(*Store) error) error {
-	return s.tx(ctx, func(q querier) error {
+	if s.inTx {
+		return fn(s)
+	}
+	var hooks []func()
+	err := s.tx(ctx, func(q querier) error {
 		ts := *s
-		ts.q, ts.inTx = q, true
+		ts.q, ts.r, ts.inTx, ts.onCommit = q, q, true, &hooks
 		return fn(&ts)
 	})
+	if err == nil {
+		for _, h := range hooks {
+			h()
+		}
+	}
+	return err
+}
+
+// afterWrite runs fn now and, inside InTx, again once the transaction
+// commits: a cache dropped only before the commit could be refilled from
+// the old rows by a concurrent reader.
+func (s *Store) afterWrite(fn func()) {
+	fn()
+	if s.onCommit != nil {
+		*s.onCommit = append(*s.onCommit, fn)
+	}
 }
 
 // Times are stored as microseconds since the epoch, UTC.

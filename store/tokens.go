@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -79,26 +80,119 @@ func scanToken(row interface{ Scan(...any) error }) (Token, error) {
 	return t, nil
 }
 
+// TokenCacheTTL is how long Authenticate trusts a token it looked up
+// without asking the database again. Revoking a token (RevokeToken) or
+// deleting its user (DeleteUser) through this Store drops the cache at once,
+// so in this process a revocation takes effect immediately; a revocation by
+// another process on the same database file (the `callrecd token revoke`
+// command) takes effect within this TTL.
+const TokenCacheTTL = 2 * time.Second
+
+// tokenCacheMax bounds the cache; when full it starts again empty.
+const tokenCacheMax = 4096
+
+// tokenCache maps a token hash to the live token found for it. gen counts
+// invalidations so that a lookup which raced with a revocation never stores
+// what it read before the revocation.
+type tokenCache struct {
+	mu  sync.Mutex
+	gen uint64
+	m   map[string]cachedToken
+}
+
+type cachedToken struct {
+	tok     Token
+	expires time.Time // monotonic clock
+}
+
+func newTokenCache() *tokenCache { return &tokenCache{m: map[string]cachedToken{}} }
+
+// get returns the cached token for hash, or the generation to hand to put.
+func (c *tokenCache) get(hash string, now time.Time) (Token, bool, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[hash]
+	if ok && now.Before(e.expires) {
+		return e.tok, true, c.gen
+	}
+	if ok {
+		delete(c.m, hash)
+	}
+	return Token{}, false, c.gen
+}
+
+// put stores a token read from the database unless the cache was
+// invalidated since gen was taken.
+func (c *tokenCache) put(hash string, t Token, gen uint64, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if len(c.m) >= tokenCacheMax {
+		clear(c.m)
+	}
+	c.m[hash] = cachedToken{tok: t, expires: now.Add(TokenCacheTTL)}
+}
+
+// noteUse records in the cached entry that the token's use was written at
+// used; it reports false when another request already did so (or the entry
+// is gone), so that one write per minute is all a busy token costs.
+func (c *tokenCache) noteUse(hash string, prev *time.Time, used time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[hash]
+	if !ok {
+		return true
+	}
+	if (e.tok.LastUsedAt == nil) != (prev == nil) || (prev != nil && !e.tok.LastUsedAt.Equal(*prev)) {
+		return false
+	}
+	e.tok.LastUsedAt = &used
+	c.m[hash] = e
+	return true
+}
+
+// invalidate drops every cached token.
+func (c *tokenCache) invalidate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.m)
+}
+
 // Authenticate finds the live token a client presented and notes its use.
 // Unknown and revoked tokens are both ErrNotFound: the caller answers 401.
+// Live tokens are cached for TokenCacheTTL (see there for revocation).
 func (s *Store) Authenticate(ctx context.Context, plain string) (Token, error) {
 	if !strings.HasPrefix(plain, tokenPrefix) {
 		return Token{}, fmt.Errorf("authenticate: %w", ErrNotFound)
 	}
-	t, err := scanToken(s.q.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens
-		WHERE hash = ? AND revoked_at IS NULL`, HashToken(plain)))
-	if err != nil {
-		return Token{}, classify("authenticate", err)
+	hash := HashToken(plain)
+	mono := time.Now()
+	t, hit, gen := s.tokens.get(hash, mono)
+	if !hit {
+		var err error
+		t, err = scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens
+			WHERE hash = ? AND revoked_at IS NULL`, hash))
+		if err != nil {
+			return Token{}, classify("authenticate", err)
+		}
 	}
 	// Note the use at most once a minute: a busy client must not turn every
 	// read into a write.
 	now := s.now()
 	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > time.Minute {
-		if _, err := s.q.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, micros(now), t.ID); err != nil {
-			return Token{}, classify("authenticate", err)
-		}
 		used := now.UTC()
+		if !hit || s.tokens.noteUse(hash, t.LastUsedAt, used) {
+			if _, err := s.q.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, micros(now), t.ID); err != nil {
+				return Token{}, classify("authenticate", err)
+			}
+		}
 		t.LastUsedAt = &used
+	}
+	if !hit {
+		s.tokens.put(hash, t, gen, mono)
 	}
 	return t, nil
 }
@@ -123,9 +217,11 @@ func (s *Store) ListTokens(ctx context.Context, tenant string) ([]Token, error) 
 }
 
 // RevokeToken revokes a token by id ("" tenant: any tenant). Revoking twice
-// keeps the first revocation time.
+// keeps the first revocation time. Authenticate refuses the token from the
+// moment RevokeToken returns (inside InTx: once the transaction commits).
 func (s *Store) RevokeToken(ctx context.Context, tenant, id string) error {
 	res, err := s.q.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?)
 		WHERE id = ? AND (? = '' OR tenant_uuid = ?)`, micros(s.now()), id, tenant, tenant)
+	s.afterWrite(s.tokens.invalidate)
 	return checkAffected("revoke token "+id, res, err)
 }

@@ -222,6 +222,8 @@ func (s *Store) SetUserAutoRecord(ctx context.Context, uuid string, on bool) err
 // DeleteUser removes a user of a tenant; their calls keep their history.
 func (s *Store) DeleteUser(ctx context.Context, tenant, uuid string) error {
 	res, err := s.q.ExecContext(ctx, `DELETE FROM users WHERE uuid = ? AND (? = '' OR tenant_uuid = ?)`, uuid, tenant, tenant)
+	// The user's tokens went with it (ON DELETE CASCADE).
+	s.afterWrite(s.tokens.invalidate)
 	return checkAffected("delete user "+uuid, res, err)
 }
 
