@@ -91,6 +91,11 @@ type chanState struct {
 	spied   string // snoops: the spied channel id
 	dialed  string // dial string that created it, if known
 	leftAt  time.Time
+	bridge  string // bridge it is in ("" if none)
+	// keptAt: the channel stayed through a transfer (the transferee) at
+	// this time; by whom lists the transferer's legs. See checkDeaf.
+	keptAt time.Time
+	keptBy []string
 }
 
 // Translator turns raw ARI events into engine events. It keeps a small model
@@ -108,6 +113,14 @@ type chanState struct {
 //     transferred away) arrives before the leg's ChannelDestroyed; it is held
 //     until the leg's Hangup has been emitted (or the snoop is gone), as the
 //     engine's contract wants Hangup first.
+//   - Asterisk's snoop quirk (FINDINGS, lab): a snoop on a leg kept through
+//     a transfer (the transferee) stops hearing the party swapped in with
+//     it, and a fresh snoop on that leg hears only the leg itself, while a
+//     fresh snoop on the new party hears both. When a transferee ends up in
+//     a bridge with a party other than its transferer (blind: it dialled
+//     the target; attended: the Local pair optimised away ~0.4 s after
+//     BridgeAttendedTransfer, or the bridges merged), LegDeaf is emitted
+//     for it, after the bridge event: the engine then records another leg.
 type Translator struct {
 	m   Mapping
 	log *slog.Logger
@@ -212,18 +225,29 @@ func (t *Translator) Translate(ev Event) []engine.Event {
 		}
 	case "ChannelEnteredBridge":
 		if cs := t.flush(r.Channel, nil, at, &out); cs != nil && r.Bridge != nil {
+			cs.bridge = r.Bridge.ID
 			out = append(out, engine.ChannelBridged{At: at, Channel: cs.id, Bridge: r.Bridge.ID})
+			t.checkDeaf(r.Bridge.ID, at, &out)
 		}
 	case "ChannelLeftBridge":
 		if r.Channel != nil && r.Bridge != nil {
 			if cs := t.chans[r.Channel.ID]; cs != nil && cs.created && !cs.hungup {
 				cs.leftAt = at
+				if cs.bridge == r.Bridge.ID {
+					cs.bridge = ""
+				}
 				out = append(out, engine.ChannelUnbridged{At: at, Channel: cs.id, Bridge: r.Bridge.ID})
 			}
 		}
 	case "BridgeMerged":
 		if r.Bridge != nil && r.BridgeFrom != nil {
 			out = append(out, engine.BridgeMerged{At: at, From: r.BridgeFrom.ID, To: r.Bridge.ID})
+			for _, cs := range t.chans {
+				if cs.bridge == r.BridgeFrom.ID {
+					cs.bridge = r.Bridge.ID
+				}
+			}
+			t.checkDeaf(r.Bridge.ID, at, &out)
 		}
 	case "BridgeBlindTransfer":
 		if r.Result != "" && r.Result != "Success" {
@@ -235,13 +259,20 @@ func (t *Translator) Translate(ev Event) []engine.Event {
 		if tr.Transferer != "" && tr.Transferee != "" && t.xfer[tr.Transferee] == nil {
 			t.xfer[tr.Transferee] = &xferHold{transferer: tr.Transferer, at: at}
 		}
+		t.markKept(tr.Transferee, at, &out, tr.Transferer)
 	case "BridgeAttendedTransfer":
 		if r.Result != "" && r.Result != "Success" {
 			break
 		}
-		out = append(out, engine.Transferred{At: at, Kind: engine.TransferAttended,
+		tr := engine.Transferred{At: at, Kind: engine.TransferAttended,
 			Transferer: t.partyID(r.TransfererFirstLeg, at, &out), Transferee: t.partyID(r.Transferee, at, &out),
-			Target: t.partyID(r.TransferTarget, at, &out)})
+			Target: t.partyID(r.TransferTarget, at, &out)}
+		out = append(out, tr)
+		second := ""
+		if r.TransfererSecondLeg != nil {
+			second = r.TransfererSecondLeg.ID
+		}
+		t.markKept(tr.Transferee, at, &out, tr.Transferer, second)
 	case "ChannelDtmfReceived":
 		if cs := t.flush(r.Channel, nil, at, &out); cs != nil && r.Digit != "" {
 			out = append(out, engine.DTMF{At: at, Channel: cs.id, Digit: r.Digit[0]})
@@ -359,6 +390,58 @@ func (t *Translator) flush(ch *Channel, caller *chanState, at time.Time, out *[]
 		t.emitCreated(cs, caller, at, out)
 	}
 	return cs
+}
+
+// deafWindow bounds how long after a transfer the transferee's arrival in
+// a bridge with a new party counts as the transfer's (a blind transfer
+// target may ring for a while).
+const deafWindow = 2 * time.Minute
+
+// markKept notes that channel id stayed through a transfer by the given
+// transferer legs, and checks its bridge at once (attended transfers whose
+// bridges merged before the event).
+func (t *Translator) markKept(id string, at time.Time, out *[]engine.Event, by ...string) {
+	cs := t.chans[id]
+	if id == "" || cs == nil || cs.kind != kindParty || cs.hungup {
+		return
+	}
+	cs.keptAt, cs.keptBy = at, by
+	t.checkDeaf(cs.bridge, at, out)
+}
+
+// checkDeaf emits LegDeaf for every transferee in bridge id that now shares
+// it with a live party other than its transferer (see Translator).
+func (t *Translator) checkDeaf(id string, at time.Time, out *[]engine.Event) {
+	if id == "" {
+		return
+	}
+	var members []*chanState
+	for _, cs := range t.chans {
+		if cs.bridge == id && cs.kind == kindParty && cs.created && !cs.hungup {
+			members = append(members, cs)
+		}
+	}
+	if len(members) < 2 {
+		return
+	}
+	slices.SortFunc(members, func(a, b *chanState) int { return strings.Compare(a.id, b.id) })
+	for _, m := range members {
+		if m.keptAt.IsZero() {
+			continue
+		}
+		if !at.IsZero() && at.Sub(m.keptAt) > deafWindow {
+			m.keptAt, m.keptBy = time.Time{}, nil
+			continue
+		}
+		for _, o := range members {
+			if o != m && !slices.Contains(m.keptBy, o.id) {
+				m.keptAt, m.keptBy = time.Time{}, nil
+				t.log.Debug("ARI: transferee now bridged with a new party; a snoop on it no longer hears the call", "channel", m.id, "with", o.id)
+				*out = append(*out, engine.LegDeaf{At: at, Channel: m.id})
+				break
+			}
+		}
+	}
 }
 
 // Waiting reports whether an event is held for at most one more event
@@ -622,6 +705,9 @@ func (t *Translator) onRecording(typ string, rec LiveRecording, at time.Time, ou
 	if cs := t.chans[target]; cs != nil && cs.kind == kindSnoop {
 		snoopID, spied = target, cs.spied
 	}
+	// Asked before the hook: the adapter forgets that it stopped the part
+	// once the part has ended.
+	solicited := typ != "RecordingStarted" && t.Solicited != nil && t.Solicited(rec.Name)
 	if t.OnRecording != nil {
 		t.OnRecording(typ, rec, target)
 	}
@@ -640,8 +726,7 @@ func (t *Translator) onRecording(typ string, rec LiveRecording, at time.Time, ou
 		ev = engine.RecordingFailed{At: at, Name: rec.Name, Channel: spied, Reason: reason}
 	}
 	leg := t.chans[spied]
-	if snoopID == "" || spied == "" || leg == nil || leg.hungup || !leg.created ||
-		(t.Solicited != nil && t.Solicited(rec.Name)) {
+	if snoopID == "" || spied == "" || leg == nil || leg.hungup || !leg.created || solicited {
 		*out = append(*out, ev)
 		return
 	}
@@ -676,7 +761,7 @@ func (t *Translator) Resync(at time.Time, chans []Channel, bridges []Bridge, liv
 	}
 	snap := engine.Snapshot{At: at}
 	for _, ch := range chans {
-		cs := &chanState{id: ch.ID, kind: kindOf(ch.Name), snap: ch}
+		cs := &chanState{id: ch.ID, kind: kindOf(ch.Name), snap: ch, bridge: bridgeOf[ch.ID]}
 		if o := old[ch.ID]; o != nil {
 			cs.queue, cs.dialed = o.queue, o.dialed
 			if o.created {

@@ -69,6 +69,8 @@ func compact(ev engine.Event) string {
 		return fmt.Sprintf("transfer %s by=%s transferee=%s target=%s exten=%s", e.Kind, short(e.Transferer), short(e.Transferee), short(e.Target), e.Exten)
 	case engine.DTMF:
 		return "dtmf " + short(e.Channel) + " " + string(e.Digit)
+	case engine.LegDeaf:
+		return "deaf " + short(e.Channel)
 	case engine.FeatureCall:
 		return "feature " + short(e.Channel) + " " + e.Feature
 	case engine.TextMessage:

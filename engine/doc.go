@@ -44,6 +44,14 @@
 // not the snoop); adapters should fill it. A paused recording whose leg died
 // is re-armed only when it is resumed, so no paused audio leaks.
 //
+// A PBX may be unable to record a leg fully (Asterisk: after a transfer, a
+// snoop on the leg kept through it hears only that leg, not the party
+// swapped in). The adapter, which knows such quirks, says so with LegDeaf;
+// the engine, which decides which leg records, then moves an active
+// recording off that leg: it stops the current part and starts the next
+// one, same name, on the best leg that hears the call, and ranks deaf legs
+// last whenever it picks a leg again.
+//
 // # Contract for adapters
 //   - Emit Hangup for a channel no later than the RecordingFinished of a
 //     recording that ran on it (Asterisk: ChannelHangupRequest or

@@ -65,6 +65,7 @@ type channel struct {
 	queue     string
 	user      *User
 	answered  bool
+	deaf      bool // recording it captures only its own audio (LegDeaf)
 	bridge    *bridge
 	call      *call
 
@@ -179,6 +180,8 @@ func (e *Engine) Handle(ctx context.Context, ev Event) {
 		e.onBridgeMerged(ctx, ev, at)
 	case Transferred:
 		e.onTransferred(ctx, ev, at)
+	case LegDeaf:
+		e.onLegDeaf(ctx, ev.Channel, at)
 	case DTMF:
 		e.onDTMF(ctx, ev, at)
 	case FeatureCall:
@@ -643,14 +646,19 @@ func (c *call) partyIDs() []string {
 
 // pickLeg chooses the channel to record. Only legs that carry the
 // conversation qualify before ringing ones (the originator, answered or
-// bridged legs); among those an external (trunk) leg first, since it
-// survives the users' transfers, then the oldest.
+// bridged legs); among those a leg that hears the call before a deaf one
+// (LegDeaf: recording it would capture only its own voice), then an
+// external (trunk) leg, since it survives the users' transfers, then the
+// oldest.
 func (c *call) pickLeg() *channel {
 	orig := c.originator()
 	var best *channel
 	rank := func(ch *channel) int {
 		r := 0
 		if ch == orig || ch.answered || ch.talking() {
+			r += 8
+		}
+		if !ch.deaf {
 			r += 4
 		}
 		if ch.role != RoleInternal {

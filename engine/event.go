@@ -110,6 +110,16 @@ type Transferred struct {
 	Exten      string // destination extension (blind), if known
 }
 
+// LegDeaf: from now on, recording Channel captures only that leg's own
+// audio, not what it hears (Asterisk: a snoop, old or new, on a leg kept
+// through a transfer stops hearing the party swapped in; see ari/). The
+// engine moves an active recording off it to a leg that hears the call (same
+// name: the PBX appends) and avoids it when choosing a leg later.
+type LegDeaf struct {
+	At      time.Time
+	Channel string
+}
+
 // DTMF: one digit received from a channel (one event per digit).
 type DTMF struct {
 	At      time.Time
@@ -191,6 +201,7 @@ func (e ChannelBridged) When() time.Time    { return e.At }
 func (e ChannelUnbridged) When() time.Time  { return e.At }
 func (e BridgeMerged) When() time.Time      { return e.At }
 func (e Transferred) When() time.Time       { return e.At }
+func (e LegDeaf) When() time.Time           { return e.At }
 func (e DTMF) When() time.Time              { return e.At }
 func (e FeatureCall) When() time.Time       { return e.At }
 func (e TextMessage) When() time.Time       { return e.At }
@@ -206,6 +217,7 @@ func (ChannelBridged) isEvent()    {}
 func (ChannelUnbridged) isEvent()  {}
 func (BridgeMerged) isEvent()      {}
 func (Transferred) isEvent()       {}
+func (LegDeaf) isEvent()           {}
 func (DTMF) isEvent()              {}
 func (FeatureCall) isEvent()       {}
 func (TextMessage) isEvent()       {}

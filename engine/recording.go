@@ -64,6 +64,38 @@ func (e *Engine) rearm(ctx context.Context, r *recording, at time.Time) {
 	e.log.Debug("engine: recording re-armed", "recording", r.row.UUID, "channel", leg.id)
 }
 
+// onLegDeaf notes that recording ch no longer captures what ch hears and
+// moves an active recording running on ch to the best leg that does: stop
+// the current part, start the next one with the same name (the PBX appends
+// after the stopped part's end). A paused recording only loses its part; it
+// is re-armed, on the best leg then, when it is resumed.
+func (e *Engine) onLegDeaf(ctx context.Context, id string, at time.Time) {
+	ch := e.channels[id]
+	if ch == nil || ch.deaf {
+		return
+	}
+	ch.deaf = true
+	c := ch.call
+	r := c.active()
+	if r == nil || r.channel != id || r.legDead {
+		return
+	}
+	leg := c.pickLeg()
+	if leg == nil || leg == ch || leg.deaf {
+		e.log.Info("engine: recorded leg is deaf and no other leg hears the call; kept", "recording", r.row.UUID, "channel", id)
+		return
+	}
+	e.log.Info("engine: moving recording off a deaf leg", "recording", r.row.UUID, "from", id, "to", leg.id)
+	if err := e.pbx.StopRecording(ctx, r.handle); err != nil {
+		e.log.Warn("engine: stop recording part", "recording", r.row.UUID, "err", err)
+	}
+	r.legDead, r.live = true, false
+	r.oldParts++
+	if r.row.State == StateRecording {
+		e.rearm(ctx, r, at)
+	}
+}
+
 func (e *Engine) stopRec(ctx context.Context, r *recording, why StopReason, at time.Time) {
 	if !r.row.State.active() {
 		return

@@ -226,6 +226,44 @@ func TestStoryInternalTransferOneRecordingContinues(t *testing.T) {
 	}
 }
 
+// Attended transfer between internal users: 1001 calls 1002 (recorded on
+// 1001's leg), presses *2 + 1003, talks to 1003, hangs up. 1002 and 1003 go
+// on talking: one recording continues (re-armed on a leg that hears the
+// call: Asterisk's snoop on the kept leg 1002 would not hear 1003) and
+// 1003's audio is in the file.
+func TestStoryInternalAttendedTransferOneRecordingContinues(t *testing.T) {
+	e := newEnv(t, map[string]userFlags{"1001": {outInt: true}})
+	caller, callee := e.call("1001", "1002", "1002")
+	r0 := e.waitRecording(0)
+	start := time.Now()
+	time.Sleep(talk)
+	e.dtmf(caller, "*21003")
+	third, err := e.drv.Incoming(e.ctx, "1003")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := third.WaitUp(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // 1001 consults 1003
+	e.hangup(caller)        // completes the transfer: 1002 ↔ 1003
+	time.Sleep(talk)
+	e.hangup(callee)
+	total := time.Since(start)
+	r, w := e.finished(r0.UUID)
+	if rs := e.recordings(); len(rs) != 1 {
+		t.Errorf("%d recordings, want one continuing", len(rs))
+	}
+	if r.StopReason != "hangup" {
+		t.Errorf("stop_reason %q", r.StopReason)
+	}
+	t.Logf("WAV %.2f s, span %.2f s, call %.2f s", w.Duration().Seconds(), recordedSpan(r).Seconds(), total.Seconds())
+	near(t, "WAV duration vs the row's recorded span", w.Duration(), recordedSpan(r), 300*time.Millisecond)
+	near(t, "WAV duration vs the call", w.Duration(), total, 300*time.Millisecond)
+	e.tonesPresent(w, 1.2, []string{"1001", "1002", "1003"}, nil)
+	third.Hangup(e.ctx)
+}
+
 // *26 toggles the caller's four automatic recording flags (on, then off):
 // callrecd answers, plays, hangs up.
 func TestStoryStar26TogglesFlags(t *testing.T) {
