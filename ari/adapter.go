@@ -1,7 +1,9 @@
 package ari
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -161,6 +163,7 @@ func NewAdapter(cfg Config, log *slog.Logger) *Adapter {
 	a.stream = NewStream(StreamConfig{URL: cfg.URL, Username: cfg.Username, Password: cfg.Password, App: cfg.App,
 		ConnectTimeout: cfg.ConnectTimeout, MaxBackoff: cfg.MaxBackoff}, log)
 	a.stream.OnConnect = a.onConnect
+	a.stream.OnReceive = a.onReceive
 	a.tr.OnSnoopStart = a.onSnoopStart
 	a.tr.OnRecording = a.onRecording
 	a.tr.OnPlayback = a.onPlayback
@@ -363,6 +366,26 @@ func parseSnoopID(id string) (name string, part int, ok bool) {
 		return "", 0, false
 	}
 	return rest[:i], n, true
+}
+
+// onReceive runs on the stream's reader goroutine: a snoop callrecd is
+// waiting for can be recorded as soon as its StasisStart arrives, not only
+// once the event loop has worked through the events queued before it (the
+// engine's store writes for other calls; up to several ms under load). The
+// event still goes through the queue in order; onSnoopStart then finds no
+// waiter.
+func (a *Adapter) onReceive(ev Event) {
+	if ev.Type != "StasisStart" || !bytes.Contains(ev.Raw, []byte(`"`+SnoopPrefix)) {
+		return
+	}
+	var m struct {
+		Channel struct {
+			ID string `json:"id"`
+		} `json:"channel"`
+	}
+	if json.Unmarshal(ev.Raw, &m) == nil && m.Channel.ID != "" {
+		a.onSnoopStart(m.Channel.ID)
+	}
 }
 
 // ---- hooks called by the translator on the event loop ----

@@ -56,6 +56,11 @@ type Stream struct {
 	// OnConnect runs after every (re)connection, before events of the new
 	// connection are queued: the place for a full re-sync.
 	OnConnect func(ctx context.Context)
+	// OnReceive, if set, sees every event on the reader goroutine the moment
+	// it arrives, before it is queued (it must be quick and must not block):
+	// the adapter's command goroutines wait on a few events (a snoop's
+	// StasisStart) that need not queue behind everything else.
+	OnReceive func(ev Event)
 
 	queue      *queue
 	connected  atomic.Bool
@@ -205,6 +210,9 @@ func (s *Stream) session(ctx context.Context, wsURL string, first *bool) error {
 				"stop the other client or give callrecd its own app name", "app", s.cfg.App)
 			conn.Close(websocket.StatusNormalClosure, "application replaced")
 			return errors.New("application replaced by another client")
+		}
+		if s.OnReceive != nil {
+			s.OnReceive(ev)
 		}
 		s.queue.push(ev)
 	}

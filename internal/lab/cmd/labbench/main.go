@@ -1,0 +1,856 @@
+// Command labbench is callrecd's load driver for the Asterisk lab (`make bench-lab`).
+//
+// It runs the real daemon (bin/callrecd serve, a child process with a generated
+// configuration: the lab PBX's ARI, the lab spool, a fresh index with the demo tenant and
+// users 1001..1004 recording everything), places N concurrent recorded calls through the
+// lab's peer (default 50: inbound from the carrier, internal, outbound), transfers some
+// of the inbound ones out to an external number, and measures from the PBX's own ARI
+// events, read by a separate observer application (subscribeAll, eventFilter):
+//
+//   - answer → RecordingStarted: the callee leg's ChannelStateChange to Up until the
+//     call's RecordingStarted (Asterisk timestamps, ms);
+//   - transfer → RecordingFinished for the calls transferred to an external number,
+//     and, as the daemon's own reaction time, from the moment Asterisk's events make the
+//     call external-to-external (the transferer gone and the external leg dialled,
+//     whichever comes last) until RecordingFinished;
+//   - CPU: callrecd's utime+stime over the run per recorded call, next to the PBX
+//     Asterisk's (pid file in the chroot), and both as % of a core per call while every
+//     call is up and nothing happens.
+//
+// Everything is loopback only, bounded by timeouts, and stops by itself. The lab must be
+// up (scripts/asterisk-lab up, as root). Run from the module root:
+//
+//	go run ./internal/lab/cmd/labbench [-n 50] [-transfers 20] [-hold 20s]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/callrecd/callrecd/internal/lab"
+	"github.com/callrecd/callrecd/store"
+)
+
+type options struct {
+	n, transfers     int
+	hold, ramp       time.Duration
+	transferMethod   string
+	bin              string
+	build            bool
+	keep             bool
+	warmup           bool
+	timeout          time.Duration
+	logLevel         string
+	perf             string
+	eventsOut        string
+	startGoal        float64
+	stopGoal         float64
+	cpuGoal          float64
+	refAsteriskShare float64
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.n, "n", 50, "concurrent recorded calls")
+	flag.IntVar(&o.transfers, "transfers", 20, "of those, inbound calls the user transfers to an external number")
+	flag.DurationVar(&o.hold, "hold", 20*time.Second, "how long each call lasts after its answer (transfers happen at half)")
+	flag.DurationVar(&o.ramp, "ramp", 5*time.Second, "calls are placed evenly over this span")
+	flag.StringVar(&o.transferMethod, "transfer", "dtmf", "how users transfer: dtmf (#1, Asterisk hangs the transferer up) or refer (SIP REFER, the phone hangs up 300 ms later)")
+	flag.StringVar(&o.bin, "bin", "bin/callrecd", "the callrecd binary")
+	flag.BoolVar(&o.build, "build", true, "go build the binary (./cmd/callrecd) first")
+	flag.BoolVar(&o.keep, "keep", false, "keep the run's folder (config, index, recordings, log) under build/")
+	flag.DurationVar(&o.timeout, "timeout", 4*time.Minute, "the whole run's limit")
+	flag.StringVar(&o.logLevel, "log-level", "info", "callrecd's log level")
+	flag.StringVar(&o.perf, "perf", "", "record callrecd with `perf record -g` over the run into this file")
+	flag.BoolVar(&o.warmup, "warmup", true, "place one recorded call before the measured ones")
+	flag.StringVar(&o.eventsOut, "events", "", "write the observer's ARI events (JSONL) to this file")
+	flag.Parse()
+	o.startGoal, o.stopGoal, o.cpuGoal, o.refAsteriskShare = 8, 10, 10, 0.42
+	if o.n < 1 || o.transfers < 0 || o.transfers > o.n || o.hold < 4*time.Second {
+		fmt.Fprintln(os.Stderr, "labbench: need n >= 1, 0 <= transfers <= n, hold >= 4s")
+		os.Exit(2)
+	}
+	if o.transferMethod != "dtmf" && o.transferMethod != "refer" {
+		fmt.Fprintln(os.Stderr, "labbench: -transfer is dtmf or refer")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	err := run(ctx, o)
+	cancel()
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "labbench:", err)
+		os.Exit(1)
+	}
+}
+
+// benchUsers: the demo tenant's users 1001..1004 with every automatic recording flag on.
+func benchUsers() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "tenants:\n  - uuid: %s\n    name: Acme\n    audio_recording_enabled: true\n    record_external_to_external: false\n    format: wav\n", lab.DemoTenant)
+	b.WriteString("users:\n")
+	uuids := []string{"b2e98781-7118-4010-8da3-b93b1b7e1389", "def42192-837a-41e0-aa4e-86390e46eb17",
+		"5f0c7a53-2d1e-4c6b-9a8f-0b1c2d3e1003", "5f0c7a53-2d1e-4c6b-9a8f-0b1c2d3e1004"}
+	for i, u := range uuids {
+		ext := strconv.Itoa(1001 + i)
+		fmt.Fprintf(&b, "  - uuid: %s\n    tenant_uuid: %s\n    extension: %q\n    firstname: Bench\n    lastname: %q\n    endpoints: [%q]\n"+
+			"    call_record_incoming_internal_enabled: true\n    call_record_incoming_external_enabled: true\n"+
+			"    call_record_outgoing_internal_enabled: true\n    call_record_outgoing_external_enabled: true\n",
+			u, lab.DemoTenant, ext, ext, ext)
+	}
+	return b.String()
+}
+
+// observed event types: the measurement needs only these (fewer events cost the PBX less).
+var observed = []string{"ChannelCreated", "ChannelStateChange", "ChannelHangupRequest", "ChannelDestroyed",
+	"Dial", "BridgeBlindTransfer", "BridgeAttendedTransfer", "RecordingStarted", "RecordingFinished", "RecordingFailed"}
+
+type cpuSample struct {
+	at                  time.Time
+	callrecd, pbx, peer time.Duration
+	self                time.Duration
+}
+
+type callResult struct {
+	kind       string // inbound, internal, outbound, transfer
+	answeredAt time.Time
+	transferAt time.Time
+	err        error
+}
+
+func run(ctx context.Context, o options) error {
+	if err := lab.CheckUp(ctx); err != nil {
+		return err
+	}
+	pbxPid, err := lab.InstancePid("pbx")
+	if err != nil {
+		return err
+	}
+	peerPid, _ := lab.InstancePid("peer")
+	if o.build {
+		fmt.Fprintln(os.Stderr, "labbench: go build -o", o.bin, "./cmd/callrecd")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", o.bin, "./cmd/callrecd")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("building callrecd: %w", err)
+		}
+	}
+	if err := os.MkdirAll("build", 0o755); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("build", "labbench-")
+	if err != nil {
+		return err
+	}
+	if !o.keep {
+		defer os.RemoveAll(dir)
+	}
+	importPath := filepath.Join(dir, "import.yaml")
+	if err := os.WriteFile(importPath, []byte(benchUsers()), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "labbench: starting callrecd serve (folder %s)\n", dir)
+	cr, err := lab.StartCallrecd(ctx, lab.CallrecdConfig{Bin: o.bin, Dir: dir, Import: importPath, LogLevel: o.logLevel})
+	if err != nil {
+		return err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = cr.Stop(10 * time.Second)
+		}
+	}()
+
+	// the observer: its own app on the PBX, every channel, only the types measured
+	obs, err := lab.ConnectPBX(ctx, lab.PBXConfig{App: "callrecd-bench", SubscribeAll: true})
+	if err != nil {
+		return err
+	}
+	defer obs.Close()
+	allowed := make([]map[string]string, len(observed))
+	for i, t := range observed {
+		allowed[i] = map[string]string{"type": t}
+	}
+	if err := obs.Do(ctx, http.MethodPut, "/applications/callrecd-bench/eventFilter", nil, map[string]any{"allowed": allowed}, nil); err != nil {
+		return fmt.Errorf("observer event filter: %w", err)
+	}
+	drv, err := lab.NewDriver(ctx, lab.DefaultDriverConfig())
+	if err != nil {
+		return err
+	}
+	defer drv.Close()
+
+	var perfCmd *exec.Cmd
+	if o.perf != "" {
+		perfCmd = exec.Command("perf", "record", "-F", "999", "-g", "-p", strconv.Itoa(cr.Pid), "-o", o.perf)
+		perfCmd.Stdout, perfCmd.Stderr = io.Discard, os.Stderr
+		if err := perfCmd.Start(); err != nil {
+			return fmt.Errorf("perf: %w", err)
+		}
+		defer func() {
+			if perfCmd.ProcessState == nil {
+				_ = perfCmd.Process.Signal(os.Interrupt)
+				_ = perfCmd.Wait()
+			}
+		}()
+		time.Sleep(300 * time.Millisecond)
+	}
+
+	// CPU sampler
+	sample := func() cpuSample {
+		s := cpuSample{at: time.Now()}
+		s.callrecd, _ = lab.ProcessCPU(cr.Pid)
+		s.pbx, _ = lab.ProcessCPU(pbxPid)
+		if peerPid > 0 {
+			s.peer, _ = lab.ProcessCPU(peerPid)
+		}
+		s.self, _ = lab.ProcessCPU(os.Getpid())
+		return s
+	}
+	var smu sync.Mutex
+	var samples []cpuSample
+	sctx, scancel := context.WithCancel(ctx)
+	var swg sync.WaitGroup
+	swg.Add(1)
+	go func() {
+		defer swg.Done()
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			s := sample()
+			smu.Lock()
+			samples = append(samples, s)
+			smu.Unlock()
+			select {
+			case <-sctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	defer func() { scancel(); swg.Wait() }()
+
+	if o.warmup {
+		// one recorded call first: a daemon in service has its connections and caches warm
+		if err := warmUp(ctx, drv); err != nil {
+			return fmt.Errorf("warm-up call: %w", err)
+		}
+	}
+	evStart := obs.Events.Len()
+	before := sample()
+	fmt.Fprintf(os.Stderr, "labbench: placing %d calls over %s (%d transferred out by %s), each %s\n", o.n, o.ramp, o.transfers, o.transferMethod, o.hold)
+	results := make([]callResult, o.n)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := range o.n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			at := t0.Add(time.Duration(i) * o.ramp / time.Duration(o.n))
+			select {
+			case <-time.After(time.Until(at)):
+			case <-ctx.Done():
+				results[i].err = ctx.Err()
+				return
+			}
+			results[i] = placeCall(ctx, drv, o, i)
+		}()
+	}
+	wg.Wait()
+	callsDone := time.Now()
+	var failed []string
+	for i, r := range results {
+		if r.err != nil {
+			failed = append(failed, fmt.Sprintf("call %d (%s): %v", i, r.kind, r.err))
+		}
+	}
+	// callrecd finishes: every recording stopped and its file moved out of the spool
+	spool := filepath.Join(mustASTRoot(), "var", "spool", "asterisk", "recording")
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	for {
+		evs := obs.Events.Events()[evStart:]
+		n := spoolFiles(spool, evs)
+		if n == 0 && recordingsSettled(evs) {
+			break
+		}
+		if wctx.Err() != nil {
+			failed = append(failed, fmt.Sprintf("after the calls: %d files still in the spool or recordings unfinished after 30 s", n))
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	wcancel()
+	time.Sleep(500 * time.Millisecond)
+	after := sample()
+	scancel()
+	swg.Wait()
+	if perfCmd != nil {
+		_ = perfCmd.Process.Signal(os.Interrupt)
+		_ = perfCmd.Wait()
+		fmt.Fprintf(os.Stderr, "labbench: perf data in %s (perf report -i %s --no-children)\n", o.perf, o.perf)
+	}
+	events := obs.Events.Events()[evStart:]
+	if o.eventsOut != "" {
+		if err := writeEvents(o.eventsOut, events); err != nil {
+			fmt.Fprintln(os.Stderr, "labbench:", err)
+		}
+	}
+	stopErr := cr.Stop(15 * time.Second)
+	stopped = true
+	if stopErr != nil {
+		failed = append(failed, fmt.Sprintf("callrecd did not stop cleanly: %v", stopErr))
+	}
+	rows, rerr := readRecordings(ctx, cr.DBPath)
+	if rerr != nil {
+		failed = append(failed, "reading the index: "+rerr.Error())
+	}
+	// the run's rows only (not the warm-up call's)
+	rows = slices.DeleteFunc(rows, func(r store.Recording) bool { return r.Start.Before(before.at) })
+	an := analyze(events)
+	report(os.Stdout, o, an, rows, before, after, samples, results, callsDone.Sub(t0))
+	if n := strings.Count(cr.LogTail(100000), "level=ERROR"); n > 0 {
+		failed = append(failed, fmt.Sprintf("callrecd logged %d errors (log: %s, kept with -keep)", n, cr.LogPath))
+	}
+	if len(failed) > 0 {
+		for _, f := range failed {
+			fmt.Fprintln(os.Stderr, "labbench: PROBLEM:", f)
+		}
+		if o.keep {
+			fmt.Fprintln(os.Stderr, "labbench: callrecd log:", cr.LogPath)
+		}
+		return fmt.Errorf("%d problem(s) during the run", len(failed))
+	}
+	if o.keep {
+		fmt.Fprintln(os.Stderr, "labbench: run folder kept:", dir)
+	}
+	return nil
+}
+
+func mustASTRoot() string {
+	r, err := lab.ASTRoot()
+	if err != nil {
+		return "/nonexistent"
+	}
+	return r
+}
+
+// spoolFiles counts the files of the run's recordings still in the PBX's spool (other
+// lab users may have left files of their own there).
+func spoolFiles(dir string, evs []lab.Event) int {
+	n := 0
+	seen := map[string]bool{}
+	for _, e := range evs {
+		if e.Type != "RecordingStarted" || e.Recording == nil || seen[e.Recording.Name] {
+			continue
+		}
+		seen[e.Recording.Name] = true
+		if _, err := os.Stat(filepath.Join(dir, e.Recording.Name+"."+e.Recording.Format)); err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// warmUp places one recorded internal call (1001 → 1003) of a second and waits until its
+// recording is over.
+func warmUp(ctx context.Context, drv *lab.Driver) error {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	c, err := drv.CallPhone(ctx, "1001", "1003")
+	if err != nil {
+		return err
+	}
+	if err := c.WaitUp(ctx); err != nil {
+		return err
+	}
+	time.Sleep(time.Second)
+	if err := c.Hangup(ctx); err != nil {
+		return err
+	}
+	if err := c.WaitEnded(ctx); err != nil {
+		return err
+	}
+	time.Sleep(1500 * time.Millisecond)
+	return nil
+}
+
+// recordingsSettled: every recording seen started has finished (or failed).
+func recordingsSettled(evs []lab.Event) bool {
+	live := map[string]int{}
+	for _, e := range evs {
+		if e.Recording == nil {
+			continue
+		}
+		switch e.Type {
+		case "RecordingStarted":
+			live[e.Recording.Name]++
+		case "RecordingFinished", "RecordingFailed":
+			live[e.Recording.Name]--
+		}
+	}
+	for _, n := range live {
+		if n > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// placeCall places call i and plays it out:
+//   - i < transfers: the carrier calls DID 1001/1002, the phone answers and, at half the
+//     hold, transfers the caller to an external number; the external party answers and
+//     the call goes on (unrecorded) for 2 s;
+//   - the rest, by turns: carrier → 1003/1004, 100X → 1003/1004, 100X → external.
+func placeCall(ctx context.Context, drv *lab.Driver, o options, i int) callResult {
+	ctx, cancel := context.WithTimeout(ctx, o.hold+60*time.Second)
+	defer cancel()
+	var r callResult
+	var caller *lab.Party
+	var err error
+	phone := strconv.Itoa(1001 + i%4)
+	switch {
+	case i < o.transfers:
+		r.kind = "transfer"
+		phone = strconv.Itoa(1001 + i%2)
+		caller, err = drv.CallFromCarrier(ctx, fmt.Sprintf("+49151%08d", i), "4930555"+phone)
+	case i%3 == 0:
+		r.kind = "inbound"
+		caller, err = drv.CallFromCarrier(ctx, fmt.Sprintf("+49151%08d", i), "4930555"+strconv.Itoa(1003+i%2))
+	case i%3 == 1:
+		r.kind = "internal"
+		// 1001→1004, 1002→1003, 1003→1004, 1004→1003
+		caller, err = drv.CallPhone(ctx, phone, strconv.Itoa(1003+(i+1)%2))
+	default:
+		r.kind = "outbound"
+		caller, err = drv.CallExternal(ctx, phone, fmt.Sprintf("555%05d", i))
+	}
+	if err != nil {
+		r.err = err
+		return r
+	}
+	defer func() {
+		hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer hcancel()
+		_ = caller.Hangup(hctx)
+	}()
+	var callee *lab.Party
+	if r.kind == "transfer" {
+		if callee, err = drv.Incoming(ctx, phone); err != nil {
+			r.err = err
+			return r
+		}
+		if err := callee.WaitUp(ctx); err != nil {
+			r.err = err
+			return r
+		}
+	}
+	if err := caller.WaitUp(ctx); err != nil {
+		r.err = err
+		return r
+	}
+	r.answeredAt = time.Now()
+	if r.kind != "transfer" {
+		r.err = sleep(ctx, o.hold)
+		return r
+	}
+	if r.err = sleep(ctx, o.hold/2); r.err != nil {
+		return r
+	}
+	ext := fmt.Sprintf("555%05d", i)
+	r.transferAt = time.Now()
+	if o.transferMethod == "refer" {
+		err = callee.BlindTransfer(ctx, "9"+ext)
+	} else {
+		err = callee.SendDTMF(ctx, "#19"+ext, false)
+	}
+	if err != nil {
+		r.err = err
+		return r
+	}
+	out, err := drv.Incoming(ctx, ext)
+	if err != nil {
+		r.err = fmt.Errorf("transfer target: %w", err)
+		return r
+	}
+	if err := out.WaitUp(ctx); err != nil {
+		r.err = fmt.Errorf("transfer target: %w", err)
+		return r
+	}
+	r.err = sleep(ctx, 2*time.Second)
+	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer hcancel()
+	_ = out.Hangup(hctx)
+	return r
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func writeEvents(path string, evs []lab.Event) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		// the observer's receive time (host clock, µs) goes in front of the event
+		if len(e.Raw) > 1 && e.Raw[0] == '{' {
+			fmt.Fprintf(f, "{\"lab_rx_us\":%d,%s\n", e.Received.UnixMicro(), e.Raw[1:])
+		}
+	}
+	return f.Close()
+}
+
+func readRecordings(ctx context.Context, db string) ([]store.Recording, error) {
+	s, err := store.OpenCurrent(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.ListRecordings(ctx, store.RecordingFilter{Tenant: lab.DemoTenant})
+}
+
+// ---- analysis of the PBX's events ----
+
+type chanInfo struct {
+	id, name, linkedID string
+	created, up        time.Time
+	hangup             time.Time // first ChannelHangupRequest or ChannelDestroyed
+	dialed             time.Time // first Dial naming it as the peer
+}
+
+type recInfo struct {
+	name, snoop     string
+	started         time.Time
+	finishes        []time.Time
+	failed          bool
+	spied, linkedID string
+}
+
+type transferInfo struct {
+	at                 time.Time
+	transferer, linked string
+}
+
+type analysis struct {
+	startLags []float64 // ms
+	stopLags  []float64 // transfer → RecordingFinished
+	reactLags []float64 // external-only decidable → RecordingFinished
+	calls     int       // answered calls seen
+	unrec     int       // answered calls without a RecordingStarted
+	recs      int
+	failed    int
+	events    int
+	noStop    int // transfers without a RecordingFinished after them
+}
+
+func asteriskTime(s string) time.Time {
+	for _, layout := range []string{"2006-01-02T15:04:05.000-0700", time.RFC3339Nano} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func analyze(evs []lab.Event) analysis {
+	chans := map[string]*chanInfo{}
+	recs := map[string]*recInfo{}
+	snoopOf := map[string]string{} // snoop channel id → spied channel id
+	var transfers []transferInfo
+	ch := func(c *lab.Channel) *chanInfo {
+		ci := chans[c.ID]
+		if ci == nil {
+			ci = &chanInfo{id: c.ID, name: c.Name}
+			chans[c.ID] = ci
+		}
+		if l := c.ChannelVars["CHANNEL(linkedid)"]; l != "" {
+			ci.linkedID = l
+		}
+		return ci
+	}
+	for _, e := range evs {
+		at := asteriskTime(e.Timestamp)
+		var ci *chanInfo
+		if e.Channel != nil && e.Channel.ID != "" {
+			ci = ch(e.Channel)
+		}
+		switch e.Type {
+		case "ChannelCreated":
+			if ci != nil {
+				ci.created = at
+				if rest, ok := strings.CutPrefix(e.Channel.Name, "Snoop/"); ok {
+					if j := strings.LastIndexByte(rest, '-'); j > 0 {
+						snoopOf[e.Channel.ID] = rest[:j]
+					}
+				}
+			}
+		case "ChannelStateChange":
+			if ci != nil && e.Channel.State == "Up" && ci.up.IsZero() {
+				ci.up = at
+			}
+		case "ChannelHangupRequest", "ChannelDestroyed":
+			if ci != nil && ci.hangup.IsZero() {
+				ci.hangup = at
+			}
+		case "Dial":
+			if e.Peer != nil {
+				p := ch(e.Peer)
+				if p.dialed.IsZero() {
+					p.dialed = at
+				}
+				if p.linkedID == "" && ci != nil {
+					p.linkedID = ci.linkedID
+				}
+			}
+		case "BridgeBlindTransfer":
+			if ci != nil {
+				transfers = append(transfers, transferInfo{at: at, transferer: ci.id})
+			}
+		case "BridgeAttendedTransfer":
+			var raw struct {
+				First *lab.Channel `json:"transferer_first_leg"`
+			}
+			if json.Unmarshal(e.Raw, &raw) == nil && raw.First != nil {
+				transfers = append(transfers, transferInfo{at: at, transferer: ch(raw.First).id})
+			}
+		case "RecordingStarted", "RecordingFinished", "RecordingFailed":
+			if e.Recording == nil {
+				continue
+			}
+			r := recs[e.Recording.Name]
+			if r == nil {
+				r = &recInfo{name: e.Recording.Name}
+				recs[r.name] = r
+			}
+			switch e.Type {
+			case "RecordingStarted":
+				if r.started.IsZero() {
+					r.started = at
+					r.snoop = strings.TrimPrefix(e.Recording.TargetURI, "channel:")
+				}
+			case "RecordingFinished":
+				r.finishes = append(r.finishes, at)
+			default:
+				r.failed = true
+				r.finishes = append(r.finishes, at)
+			}
+		}
+	}
+	var an analysis
+	an.events = len(evs)
+	// calls: linked id → answer (first callee PJSIP leg Up) and first recording start
+	answer := map[string]time.Time{}
+	for _, c := range chans {
+		if c.linkedID == "" || c.id == c.linkedID || !strings.HasPrefix(c.name, "PJSIP/") || c.up.IsZero() {
+			continue
+		}
+		if a, ok := answer[c.linkedID]; !ok || c.up.Before(a) {
+			answer[c.linkedID] = c.up
+		}
+	}
+	firstRec := map[string]*recInfo{}
+	for _, r := range recs {
+		an.recs++
+		if r.failed {
+			an.failed++
+		}
+		r.spied = snoopOf[r.snoop]
+		if sp := chans[r.spied]; sp != nil {
+			r.linkedID = sp.linkedID
+		}
+		if r.linkedID == "" || r.started.IsZero() {
+			continue
+		}
+		if f := firstRec[r.linkedID]; f == nil || r.started.Before(f.started) {
+			firstRec[r.linkedID] = r
+		}
+	}
+	for l, a := range answer {
+		an.calls++
+		r := firstRec[l]
+		if r == nil {
+			an.unrec++
+			continue
+		}
+		an.startLags = append(an.startLags, ms(r.started.Sub(a)))
+	}
+	for _, t := range transfers {
+		tc := chans[t.transferer]
+		if tc == nil || tc.linkedID == "" {
+			continue
+		}
+		r := firstRec[tc.linkedID]
+		if r == nil {
+			continue
+		}
+		var fin time.Time
+		for _, f := range r.finishes {
+			if !f.Before(t.at.Add(-time.Second)) {
+				fin = f
+				break
+			}
+		}
+		if fin.IsZero() {
+			an.noStop++
+			continue
+		}
+		an.stopLags = append(an.stopLags, ms(fin.Sub(t.at)))
+		// when Asterisk's events make the call external-only: the transferer is gone and
+		// the external leg has been dialled
+		decided := tc.hangup
+		for _, c := range chans {
+			if c.linkedID != tc.linkedID || c.id == c.linkedID || !strings.HasPrefix(c.name, "PJSIP/carrier-") {
+				continue
+			}
+			d := c.dialed
+			if d.IsZero() {
+				d = c.created
+			}
+			if d.Before(t.at.Add(-time.Second)) {
+				continue
+			}
+			if d.After(decided) {
+				decided = d
+			}
+		}
+		if !decided.IsZero() {
+			an.reactLags = append(an.reactLags, ms(fin.Sub(decided)))
+		}
+	}
+	return an
+}
+
+func pct(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	k := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[max(0, min(k, len(s)-1))]
+}
+
+func report(w io.Writer, o options, an analysis, rows []store.Recording, before, after cpuSample,
+	samples []cpuSample, results []callResult, callsSpan time.Duration) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "\ncallrecd lab bench: %d concurrent recorded calls (%d transferred to an external number by %s), %s each, placed over %s; %d PBX events observed\n\n",
+		o.n, o.transfers, map[string]string{"dtmf": "DTMF #1", "refer": "SIP REFER"}[o.transferMethod], o.hold, o.ramp, an.events)
+	fmt.Fprintln(tw, "lag (Asterisk event timestamps, ms)\tn\tp50\tp99\tmax\tgoal\tbare client\t")
+	line := func(name string, xs []float64, goal float64, ref string) {
+		verdict := "ok"
+		if len(xs) == 0 || pct(xs, 99) > goal {
+			verdict = "MISSED"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.0f\tp99 ≤ %.0f %s\t%s\t\n", name, len(xs), pct(xs, 50), pct(xs, 99), pct(xs, 100), goal, verdict, ref)
+	}
+	line("answer → RecordingStarted", an.startLags, o.startGoal, "3 / 6")
+	line("transfer → RecordingFinished", an.stopLags, o.stopGoal, "")
+	line("  external-only → RecordingFinished", an.reactLags, o.stopGoal, "")
+	tw.Flush()
+	fmt.Fprintln(w)
+
+	// CPU: whole run, and the quiet window while every call is up
+	recorded := 0
+	for _, r := range rows {
+		if r.State != "failed" {
+			recorded++
+		}
+	}
+	if recorded == 0 {
+		recorded = an.recs
+	}
+	wall := after.at.Sub(before.at)
+	crCPU, pbxCPU := after.callrecd-before.callrecd, after.pbx-before.pbx
+	// the quiet window: from the last answer until the first transfer or hang-up
+	var lastAnswer, firstAction time.Time
+	for _, r := range results {
+		if r.answeredAt.IsZero() {
+			continue
+		}
+		if r.answeredAt.After(lastAnswer) {
+			lastAnswer = r.answeredAt
+		}
+		next := r.answeredAt.Add(o.hold)
+		if !r.transferAt.IsZero() {
+			next = r.transferAt
+		}
+		if firstAction.IsZero() || next.Before(firstAction) {
+			firstAction = next
+		}
+	}
+	qa, qb := window(samples, lastAnswer.Add(500*time.Millisecond), firstAction.Add(-500*time.Millisecond))
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "CPU (utime+stime)\twhole run (%.1f s)\tper recorded call\tquiet, all %d up (%.1f s): %% of a core per call\t\n", wall.Seconds(), o.n, qb.at.Sub(qa.at).Seconds())
+	q := func(a, b time.Duration) string {
+		d := qb.at.Sub(qa.at)
+		if d < time.Second {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.3f %%", 100*float64(b-a)/float64(d)/float64(o.n))
+	}
+	fmt.Fprintf(tw, "callrecd\t%.2f s\t%.1f ms\t%s\t\n", crCPU.Seconds(), ms(crCPU)/float64(recorded), q(qa.callrecd, qb.callrecd))
+	fmt.Fprintf(tw, "Asterisk PBX\t%.2f s\t%.1f ms\t%s (bare client: 0.42 %%)\t\n", pbxCPU.Seconds(), ms(pbxCPU)/float64(recorded), q(qa.pbx, qb.pbx))
+	fmt.Fprintf(tw, "(peer Asterisk, the phones)\t%.2f s\t\t%s\t\n", (after.peer - before.peer).Seconds(), q(qa.peer, qb.peer))
+	fmt.Fprintf(tw, "(this driver + observer)\t%.2f s\t\t\t\n", (after.self - before.self).Seconds())
+	tw.Flush()
+	share := 100 * float64(crCPU) / float64(pbxCPU)
+	verdict := "ok"
+	if share > o.cpuGoal {
+		verdict = "MISSED"
+	}
+	fmt.Fprintf(w, "callrecd / Asterisk CPU per recorded call: %.1f %% (goal ≤ %.0f %%: %s)\n\n", share, o.cpuGoal, verdict)
+
+	states := map[string]int{}
+	reasons := map[string]int{}
+	for _, r := range rows {
+		states[r.State]++
+		if r.StopReason != "" {
+			reasons[r.StopReason]++
+		}
+	}
+	fmt.Fprintf(w, "index: %d recordings %v, stop reasons %v; PBX: %d recordings (%d failed), %d answered calls (%d unrecorded), %d transfers without a stop\n",
+		len(rows), states, reasons, an.recs, an.failed, an.calls, an.unrec, an.noStop)
+	fmt.Fprintf(w, "calls placed and answered over %.1f s; run %.1f s\n", callsSpan.Seconds(), wall.Seconds())
+}
+
+// window returns the samples closest to [from, to] inside it.
+func window(samples []cpuSample, from, to time.Time) (cpuSample, cpuSample) {
+	var a, b cpuSample
+	for _, s := range samples {
+		if !s.at.Before(from) && a.at.IsZero() {
+			a = s
+		}
+		if !s.at.After(to) {
+			b = s
+		}
+	}
+	if a.at.IsZero() || b.at.Before(a.at) {
+		return cpuSample{}, cpuSample{}
+	}
+	return a, b
+}
