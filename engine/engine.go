@@ -45,6 +45,7 @@ type Engine struct {
 	tombs    map[string]time.Time
 	tombFIFO []tomb
 	frozen   bool // inside a snapshot: evaluate at the end only
+	synced   bool // the first snapshot was handled (rows left open closed)
 }
 
 type tomb struct {

@@ -124,6 +124,7 @@ type fakeStore struct {
 	recs     map[string]RecordingRow
 	nextID   int64
 	creates  int
+	seen     map[string]time.Time // OpenRows: best known time by call id or recording uuid
 	// error injection
 	FailCreateCall, FailUpdateRec, FailCreateRec, FailPolicy bool
 }

@@ -302,3 +302,28 @@ func Filename(start time.Time, callID int64, recordingUUID, format string) strin
 	}
 	return fmt.Sprintf("%sUTC-%d-%s.%s", start.UTC().Format("2006-01-02T15_04_05"), callID, recordingUUID, format)
 }
+
+// OpenCall is a call row the index holds open, with the latest time the
+// call is known to have been going (Seen).
+type OpenCall struct {
+	Row  CallRow
+	Seen time.Time
+}
+
+// OpenRecording is a recording row the index holds active, with the latest
+// time it is known to have been running (Seen: e.g. the last write to its
+// file).
+type OpenRecording struct {
+	Row  RecordingRow
+	Seen time.Time
+}
+
+// OpenRows is optionally implemented by Records: the rows the index holds
+// open. At its first snapshot the engine closes those it does not hold (a
+// previous run ended before the call did, and the call ended while nobody
+// listened): recordings stopped with stop_reason pbx_lost, calls ended, both
+// at the best known time (Seen, never after the snapshot).
+type OpenRows interface {
+	OpenCalls(ctx context.Context) ([]OpenCall, error)
+	OpenRecordings(ctx context.Context) ([]OpenRecording, error)
+}

@@ -16,7 +16,9 @@ import (
 //     (Records.FindRecording, handle = name); an active recording the PBX
 //     no longer has, on a call that still exists, is stopped with
 //     stop_reason pbx_lost (the policy may then start a new one);
-//   - finally every call is evaluated again.
+//   - finally every call is evaluated again;
+//   - at the first snapshot only, rows an earlier run left open that the
+//     engine does not hold now are closed (see OpenRows).
 func (e *Engine) onSnapshot(ctx context.Context, ev Snapshot, at time.Time) {
 	e.frozen = true
 	seen := make(map[string]bool, len(ev.Channels))
@@ -129,6 +131,10 @@ func (e *Engine) onSnapshot(ctx context.Context, ev Snapshot, at time.Time) {
 	}
 	for _, c := range calls {
 		e.evaluate(ctx, c, at)
+	}
+	if !e.synced {
+		e.synced = true
+		e.closeLost(ctx, at)
 	}
 }
 

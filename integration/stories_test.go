@@ -330,33 +330,72 @@ func TestStoryGroupAndQueueDTMFRecordToggle(t *testing.T) {
 }
 
 // The controller is killed mid-recording and started again (fresh engine,
-// same index): the recording is adopted (found by its snoop), stopped at
-// hangup; one row, one file holding the whole call (Asterisk kept recording).
+// same index):
+//   - the call goes on: the recording is adopted (found by its snoop),
+//     stopped at hangup; one row, one file holding the whole call (Asterisk
+//     kept recording);
+//   - the call ends while callrecd is down: the first snapshot after the
+//     start closes the call's and the recording's rows (stop_reason
+//     pbx_lost, end = the spool file's last write) and the file is moved.
 func TestStoryControllerRestartAdoptsRecording(t *testing.T) {
-	e := newEnv(t, map[string]userFlags{"1001": {outInt: true}})
-	caller, _ := e.call("1001", "1002", "1002")
-	r0 := e.waitRecording(0)
-	start := time.Now()
-	time.Sleep(talk)
-	e.stop()
-	time.Sleep(1500 * time.Millisecond)
-	e.start()
-	calls := e.eng().Calls(tenantID)
-	if len(calls) != 1 || len(calls[0].Recordings) != 1 || calls[0].Recordings[0].UUID != r0.UUID {
-		t.Fatalf("after restart the engine does not hold the recording: %+v", calls)
-	}
-	time.Sleep(talk)
-	e.hangup(caller)
-	total := time.Since(start)
-	r, w := e.finished(r0.UUID)
-	if rs := e.recordings(); len(rs) != 1 {
-		t.Errorf("%d recordings, want the one adopted", len(rs))
-	}
-	if r.StopReason != "hangup" {
-		t.Errorf("stop_reason %q", r.StopReason)
-	}
-	near(t, "WAV duration (whole call)", w.Duration(), total, 400*time.Millisecond)
-	e.tonesPresent(w, 4.5, []string{"1001", "1002"}, nil)
+	t.Run("call_goes_on", func(t *testing.T) {
+		e := newEnv(t, map[string]userFlags{"1001": {outInt: true}})
+		caller, _ := e.call("1001", "1002", "1002")
+		r0 := e.waitRecording(0)
+		start := time.Now()
+		time.Sleep(talk)
+		e.stop()
+		time.Sleep(1500 * time.Millisecond)
+		e.start()
+		calls := e.eng().Calls(tenantID)
+		if len(calls) != 1 || len(calls[0].Recordings) != 1 || calls[0].Recordings[0].UUID != r0.UUID {
+			t.Fatalf("after restart the engine does not hold the recording: %+v", calls)
+		}
+		time.Sleep(talk)
+		e.hangup(caller)
+		total := time.Since(start)
+		r, w := e.finished(r0.UUID)
+		if rs := e.recordings(); len(rs) != 1 {
+			t.Errorf("%d recordings, want the one adopted", len(rs))
+		}
+		if r.StopReason != "hangup" {
+			t.Errorf("stop_reason %q", r.StopReason)
+		}
+		near(t, "WAV duration (whole call)", w.Duration(), total, 400*time.Millisecond)
+		e.tonesPresent(w, 4.5, []string{"1001", "1002"}, nil)
+	})
+	t.Run("call_ended_while_down", func(t *testing.T) {
+		e := newEnv(t, map[string]userFlags{"1001": {outInt: true}})
+		caller, _ := e.call("1001", "1002", "1002")
+		r0 := e.waitRecording(0)
+		time.Sleep(talk)
+		e.stop()
+		e.hangup(caller)
+		time.Sleep(1500 * time.Millisecond)
+		e.start()
+		r, w := e.finished(r0.UUID)
+		if rs := e.recordings(); len(rs) != 1 {
+			t.Errorf("%d recordings, want 1", len(rs))
+		}
+		if r.State != "stopped" || r.StopReason != "pbx_lost" || r.End == nil {
+			t.Fatalf("recording state=%s stop_reason=%s end=%v; want stopped/pbx_lost with an end", r.State, r.StopReason, r.End)
+		}
+		t.Logf("WAV %.2f s, row span %.2f s", w.Duration().Seconds(), recordedSpan(r).Seconds())
+		near(t, "WAV duration vs the row's recorded span", w.Duration(), recordedSpan(r), 300*time.Millisecond)
+		near(t, "WAV duration", w.Duration(), talk, 400*time.Millisecond)
+		c, err := e.st.GetCall(e.ctx, tenantID, r.CallID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.End == nil {
+			t.Fatalf("call row still open: %+v", c)
+		}
+		near(t, "call end vs recording end", c.End.Sub(*r.End), 0, 300*time.Millisecond)
+		if calls := e.eng().Calls(tenantID); len(calls) != 0 {
+			t.Errorf("the engine holds calls: %+v", calls)
+		}
+		e.tonesPresent(w, 1.2, []string{"1001", "1002"}, nil)
+	})
 }
 
 // The websocket (and REST) to Asterisk is cut for 5 s; the caller hangs up

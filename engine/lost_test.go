@@ -1,0 +1,136 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+)
+
+// The fake index lists its open rows; seen overrides a row's Seen (by call
+// id or recording uuid), else it is the row's start.
+func (s *fakeStore) OpenCalls(context.Context) ([]OpenCall, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []OpenCall
+	for _, c := range s.calls {
+		if c.End.IsZero() {
+			seen := c.Start
+			if t, ok := s.seen[itoa(c.ID)]; ok {
+				seen = t
+			}
+			out = append(out, OpenCall{Row: c, Seen: seen})
+		}
+	}
+	return out, nil
+}
+
+func (s *fakeStore) OpenRecordings(context.Context) ([]OpenRecording, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []OpenRecording
+	for _, r := range s.recs {
+		if r.State.active() {
+			seen := r.Start
+			if t, ok := s.seen[r.UUID]; ok {
+				seen = t
+			}
+			out = append(out, OpenRecording{Row: r, Seen: seen})
+		}
+	}
+	return out, nil
+}
+
+// A restart after some calls ended while callrecd was down: the first
+// snapshot closes their rows (pbx_lost, at the best known time) and leaves
+// the recording it adopts, and its call, alone.
+func TestFirstSnapshotClosesRowsLeftOpen(t *testing.T) {
+	h := newHarness(t)
+	h.store.seen = map[string]time.Time{}
+	h.user("1001", func(u *User) { outInt(u); online(u) })
+	h.user("1002", nil)
+	h.user("1003", nil)
+	h.user("1004", nil)
+	internalCall(h) // A↔B: goes on while callrecd is down
+	keep := h.one().UUID
+	h.send(RecordingStarted{Name: keep, Channel: "A"})
+	h.send(dialTo(in("C", "L2", "1001"), "1003"), in("D", "L2", "1004"))
+	h.connect("C", "D", "br2") // C↔D: ends while callrecd is down
+	rs := h.recs()
+	lost := rs[1].UUID
+	h.send(RecordingStarted{Name: lost, Channel: "C"})
+	h.digits("C", "*3") // paused when the old process died
+	lostStart := rs[1].Start
+	lastWrite := lostStart.Add(1500 * time.Millisecond) // the file's last write, as the spool knows it
+	h.store.seen[lost] = lastWrite
+	var lostCall int64
+	for _, c := range h.store.callRows() {
+		if c.PBXCallID == "L2" {
+			lostCall = c.ID
+		}
+	}
+
+	// Restart: only A↔B and its recording are still on the PBX.
+	h.e = h.newEngine()
+	h.wait(time.Minute)
+	a, b := in("A", "L1", "1001"), in("B", "L1", "1002")
+	a.Answered, b.Answered = true, true
+	snapAt := h.clock.Now()
+	h.send(Snapshot{At: snapAt, Channels: []SnapshotChannel{{ChannelCreated: a, Bridge: "br1"}, {ChannelCreated: b, Bridge: "br1"}},
+		Recordings: []LiveRecording{{Name: keep, Channel: "A"}}})
+
+	for _, r := range h.recs() {
+		switch r.UUID {
+		case keep:
+			if r.State != StateRecording || !r.End.IsZero() {
+				t.Errorf("adopted recording touched: %+v", r)
+			}
+		case lost:
+			wantStop(t, r, StopPBXLost)
+			if !r.End.Equal(lastWrite) {
+				t.Errorf("lost recording end %v, want the last write %v", r.End, lastWrite)
+			}
+			if len(r.Paused) != 1 || !r.Paused[0].End.Equal(lastWrite) {
+				t.Errorf("open pause not closed at the end: %+v", r.Paused)
+			}
+		default:
+			t.Errorf("unexpected recording %+v", r)
+		}
+	}
+	for _, c := range h.store.callRows() {
+		switch {
+		case c.ID == lostCall && !c.End.Equal(lastWrite):
+			t.Errorf("lost call end %v, want %v (its recording's end)", c.End, lastWrite)
+		case c.ID != lostCall && !c.End.IsZero():
+			t.Errorf("the live call was closed: %+v", c)
+		}
+	}
+	if got := starts(h); !slices.Contains(got, "A:"+keep) || len(h.pbx.ops("stop")) != 0 {
+		t.Errorf("commands %v", h.pbx.ops(""))
+	}
+
+	// Only the first snapshot closes rows: a row open now (another writer,
+	// a failed write) is left to the engine that holds it.
+	h.store.mu.Lock()
+	h.store.nextID++
+	h.store.calls[h.store.nextID] = CallRow{ID: h.store.nextID, Tenant: "acme", PBXCallID: "L9", Start: snapAt}
+	h.store.mu.Unlock()
+	h.send(Snapshot{Channels: []SnapshotChannel{{ChannelCreated: a, Bridge: "br1"}, {ChannelCreated: b, Bridge: "br1"}},
+		Recordings: []LiveRecording{{Name: keep, Channel: "A"}}})
+	if c := h.store.calls[h.store.nextID]; !c.End.IsZero() {
+		t.Errorf("a later snapshot closed a row: %+v", c)
+	}
+}
+
+// Without a best known time the end is never after the snapshot, never
+// before the row's start.
+func TestClampTime(t *testing.T) {
+	lo, hi := t0, t0.Add(time.Hour)
+	for _, c := range []struct{ in, want time.Time }{
+		{time.Time{}, hi}, {lo.Add(-time.Second), lo}, {hi.Add(time.Second), hi}, {lo.Add(time.Minute), lo.Add(time.Minute)},
+	} {
+		if got := clampTime(c.in, lo, hi); !got.Equal(c.want) {
+			t.Errorf("clampTime(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
