@@ -47,6 +47,11 @@ type Config struct {
 	// NoEventFilter leaves the application's eventFilter alone (by default
 	// callrecd allows only the event types it reads: 85 → ~20 per call).
 	NoEventFilter bool
+	// WatchdogInterval is how often the link is checked while it looks up
+	// (default 10 s; negative: never); WatchdogTimeout bounds one check
+	// (default 5 s). See watchdog.go.
+	WatchdogInterval time.Duration
+	WatchdogTimeout  time.Duration
 }
 
 // DefaultPrompts are sounds of Debian's asterisk-core-sounds-en.
@@ -70,6 +75,7 @@ var EventTypes = []string{
 	"BridgeBlindTransfer", "BridgeAttendedTransfer", "Dial", "ChannelDialplan", "ChannelDtmfReceived",
 	"RecordingStarted", "RecordingFinished", "RecordingFailed", "PlaybackStarted", "PlaybackFinished",
 	"TextMessageReceived", "ApplicationReplaced",
+	"ChannelUserevent", // the watchdog's round trip
 }
 
 // SnoopPrefix starts the id of every snoop channel callrecd creates:
@@ -116,6 +122,8 @@ type Adapter struct {
 	resyncs  atomic.Int64
 	commands atomic.Int64
 	failures atomic.Int64
+	trips    atomic.Int64 // reconnects forced by the watchdog
+	probeSeq atomic.Int64
 }
 
 type handlerBox struct{ h Handler }
@@ -146,6 +154,12 @@ func NewAdapter(cfg Config, log *slog.Logger) *Adapter {
 	}
 	if cfg.PlayWait <= 0 {
 		cfg.PlayWait = 15 * time.Second
+	}
+	if cfg.WatchdogInterval == 0 {
+		cfg.WatchdogInterval = 10 * time.Second
+	}
+	if cfg.WatchdogTimeout <= 0 {
+		cfg.WatchdogTimeout = 5 * time.Second
 	}
 	prompts := DefaultPrompts()
 	for k, v := range cfg.Prompts {
@@ -206,6 +220,9 @@ func (a *Adapter) Run(ctx context.Context, h Handler) error {
 	a.jobCtx = context.WithoutCancel(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- a.stream.Run(ctx) }()
+	wdone := make(chan struct{})
+	go func() { a.watchdog(ctx); close(wdone) }()
+	defer func() { <-wdone }()
 	defer a.rest.close()
 	for {
 		var ev Event

@@ -101,10 +101,11 @@ func startAdapter(t *testing.T, f *fakePBX, mod func(*Config)) (*Adapter, *recHa
 	return a, h
 }
 
-// commands drops the re-sync reads from the REST log.
+// commands drops the re-sync reads and the watchdog's checks from the REST log.
 func commands(reqs []string) []string {
 	return slices.DeleteFunc(reqs, func(s string) bool {
-		return s == "GET /channels" || s == "GET /bridges" || strings.HasPrefix(s, "PUT /applications/")
+		return s == "GET /channels" || s == "GET /bridges" || strings.HasPrefix(s, "PUT /applications/") ||
+			strings.HasPrefix(s, "GET /applications/") || strings.HasPrefix(s, "POST /events/user/")
 	})
 }
 

@@ -38,6 +38,10 @@ type fakePBX struct {
 	block func(r *http.Request)
 	// noStasisFor lists channels on which answer/play answer 409 (plain dialplan calls).
 	noStasisFor map[string]bool
+	// appMissing: GET /applications/{app} answers 404; dropProbes: user
+	// events are accepted but never delivered (the app's events go elsewhere).
+	appMissing, dropProbes bool
+	wsConns                int // websocket connections accepted
 }
 
 func newFakePBX(t *testing.T) *fakePBX {
@@ -93,6 +97,7 @@ func (f *fakePBX) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.mu.Lock()
 		f.ws = c
+		f.wsConns++
 		select {
 		case <-f.wsReady:
 		default:
@@ -127,6 +132,17 @@ func (f *fakePBX) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == "PUT" && len(parts) == 3 && parts[0] == "applications" && parts[2] == "eventFilter":
 		reply(200, map[string]any{"name": parts[1]})
+	case r.Method == "GET" && len(parts) == 2 && parts[0] == "applications":
+		if f.appMissing {
+			reply(404, map[string]string{"message": "Application not found"})
+			return
+		}
+		reply(200, map[string]any{"name": parts[1], "channel_ids": []string{}})
+	case r.Method == "POST" && len(parts) == 3 && parts[0] == "events" && parts[1] == "user":
+		reply(204, nil)
+		if !f.dropProbes {
+			go f.send(map[string]any{"type": "ChannelUserevent", "eventname": parts[2], "userevent": map[string]any{}})
+		}
 	case r.Method == "GET" && path == "/channels":
 		out := []Channel{}
 		for _, ch := range f.channels {

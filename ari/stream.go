@@ -67,6 +67,14 @@ type Stream struct {
 	reconnects atomic.Int64
 	replaced   atomic.Bool
 
+	// The watchdog's view (see watchdog.go): the current connection, its
+	// generation, the last probe seen on it, why it was forced down.
+	conn      atomic.Pointer[websocket.Conn]
+	gen       atomic.Int64
+	probeSeen atomic.Int64
+	forced    atomic.Pointer[string]
+	reading   atomic.Bool // past OnConnect, reading events
+
 	mu     sync.Mutex
 	counts map[string]int64
 }
@@ -178,6 +186,10 @@ func (s *Stream) session(ctx context.Context, wsURL string, first *bool) error {
 	conn.SetReadLimit(4 << 20)
 	defer conn.CloseNow()
 	s.replaced.Store(false)
+	s.forced.Store(nil)
+	s.gen.Add(1)
+	s.conn.Store(conn)
+	defer s.conn.CompareAndSwap(conn, nil)
 	if !*first {
 		s.reconnects.Add(1)
 	}
@@ -188,11 +200,16 @@ func (s *Stream) session(ctx context.Context, wsURL string, first *bool) error {
 	if s.OnConnect != nil {
 		s.OnConnect(ctx)
 	}
+	s.reading.Store(true)
+	defer s.reading.Store(false)
 	for {
 		_, data, err := conn.Read(ctx)
 		if err != nil {
 			if s.replaced.Load() {
 				return errors.New("application replaced by another client")
+			}
+			if why := s.forced.Load(); why != nil {
+				return errors.New("closed by the watchdog: " + *why)
 			}
 			return fmt.Errorf("read: %w", err)
 		}
@@ -203,6 +220,9 @@ func (s *Stream) session(ctx context.Context, wsURL string, first *bool) error {
 			continue
 		}
 		s.count(ev.Type)
+		if ev.Type == "ChannelUserevent" && s.probe(data) {
+			continue // the watchdog's own round trip, not for the engine
+		}
 		if ev.Type == "ApplicationReplaced" {
 			s.replaced.Store(true)
 			s.connected.Store(false)

@@ -9,6 +9,7 @@
 package integration
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -48,6 +49,8 @@ type env struct {
 	users  map[string]store.User
 	tones  map[string]int
 	logBuf *syncBuf
+	// watchdog is the adapter's WatchdogInterval (0: 1 s).
+	watchdog time.Duration
 
 	mu   sync.Mutex
 	link *link
@@ -145,6 +148,7 @@ func (e *env) start() {
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(e.logBuf), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	adapter := ari.NewAdapter(ari.Config{URL: e.ariURL + "/ari", Username: "recorder", Password: "secret", App: "callrecd",
 		RequestTimeout: 3 * time.Second, ConnectTimeout: 2 * time.Second, MaxBackoff: 500 * time.Millisecond,
+		WatchdogInterval: cmp.Or(e.watchdog, time.Second), WatchdogTimeout: 2 * time.Second, // exercised by every story
 		Mapping: ari.Mapping{Tenants: []ari.TenantRule{{UUID: tenantID, EndpointPrefixes: []string{"100"}, Default: true}},
 			TrunkEndpoints: []string{"carrier"}}}, log.With("pbx", "asterisk"))
 	coll := spool.New(e.spool, e.root, e.st, log.With("component", "spool"))

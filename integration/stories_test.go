@@ -426,3 +426,30 @@ func TestStoryWebsocketCutReconciled(t *testing.T) {
 	}
 	e.tonesPresent(w, 2, []string{"1001", "1002"}, nil)
 }
+
+// The watchdog on the real Asterisk: while a recorded call runs, its checks
+// (GET /applications/callrecd, a user event back through our own
+// websocket, through the app's eventFilter) pass every 300 ms and never
+// force a reconnect.
+func TestStoryWatchdogQuietOnAHealthyLink(t *testing.T) {
+	e := newEnv(t, map[string]userFlags{"1001": {outInt: true}})
+	e.stop()
+	e.watchdog = 300 * time.Millisecond
+	e.start()
+	caller, _ := e.call("1001", "1002", "1002")
+	e.waitRecording(0)
+	time.Sleep(3 * time.Second)
+	e.hangup(caller)
+	e.oneRecording("hangup", "policy", 0)
+	e.mu.Lock()
+	a := e.link.adapter
+	e.mu.Unlock()
+	probes := a.Stream().Counts()["ChannelUserevent"]
+	t.Logf("watchdog: %d probes came back, %d trips, %d reconnects", probes, a.WatchdogTrips(), a.Stream().Reconnects())
+	if probes < 5 {
+		t.Errorf("only %d watchdog probes came back through the websocket", probes)
+	}
+	if a.WatchdogTrips() != 0 || a.Stream().Reconnects() != 0 {
+		t.Errorf("the watchdog forced %d reconnects on a healthy link", a.WatchdogTrips())
+	}
+}

@@ -1,0 +1,150 @@
+package ari
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// The watchdog. A websocket can look up while nothing flows: Asterisk gave
+// the application to another client and the ApplicationReplaced never
+// reached us, a NAT or proxy dropped the TCP session silently, or ARI
+// locked up (asterisk/asterisk#2170: REST hangs, events stop). Every
+// WatchdogInterval, while the stream believes it is connected, the adapter
+//   - reads GET /applications/{app}, bounded by WatchdogTimeout: no answer
+//     means ARI is not answering; 404 means the application is not
+//     registered, so no websocket of ours is behind it;
+//   - sends itself a user event (POST /events/user/callrecd-watchdog-<n>
+//     ?application={app}) and waits, bounded too, for it to come back on its
+//     own websocket: if it does not, the application's events go elsewhere
+//     or nowhere.
+// On a failure it logs loudly, marks the link down (Connected is false at
+// once: readyz) and closes the websocket; the stream reconnects with its
+// backoff and the adapter re-syncs, as after any reconnect.
+
+// probePrefix names the watchdog's user events.
+const probePrefix = "callrecd-watchdog-"
+
+// probe notes a watchdog user event read from the websocket; false if the
+// event is somebody else's.
+func (s *Stream) probe(data []byte) bool {
+	var ev struct {
+		EventName string `json:"eventname"`
+	}
+	if json.Unmarshal(data, &ev) != nil {
+		return false
+	}
+	n, ok := strings.CutPrefix(ev.EventName, probePrefix)
+	if !ok {
+		return false
+	}
+	seq, err := strconv.ParseInt(n, 10, 64)
+	if err != nil {
+		return false
+	}
+	for {
+		old := s.probeSeen.Load()
+		if seq <= old || s.probeSeen.CompareAndSwap(old, seq) {
+			return true
+		}
+	}
+}
+
+// ForceReconnect marks the stream down and closes its websocket; Run then
+// reconnects (with its backoff) and OnConnect re-syncs. gen, if not 0, is
+// the connection generation the caller judged: a newer connection is left
+// alone.
+func (s *Stream) ForceReconnect(gen int64, reason string) bool {
+	if gen != 0 && s.gen.Load() != gen {
+		return false
+	}
+	conn := s.conn.Load()
+	if conn == nil {
+		return false
+	}
+	s.forced.Store(&reason)
+	s.connected.Store(false)
+	conn.Close(websocket.StatusGoingAway, "callrecd watchdog: "+reason)
+	return true
+}
+
+// WatchdogTrips counts the reconnects the watchdog forced.
+func (a *Adapter) WatchdogTrips() int64 { return a.trips.Load() }
+
+func (a *Adapter) watchdog(ctx context.Context) {
+	if a.cfg.WatchdogInterval < 0 {
+		return
+	}
+	t := time.NewTicker(a.cfg.WatchdogInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !a.stream.Connected() || !a.stream.reading.Load() {
+			continue // reconnecting, or re-syncing (events wait meanwhile)
+		}
+		gen := a.stream.gen.Load()
+		reason := a.checkLink(ctx)
+		if reason == "" || ctx.Err() != nil {
+			continue
+		}
+		if a.stream.ForceReconnect(gen, reason) {
+			a.trips.Add(1)
+			a.log.Error("ARI WATCHDOG: the link to Asterisk is dead although the websocket looked up; "+
+				"marked down, reconnecting and re-syncing", "app", a.cfg.App, "reason", reason)
+		}
+	}
+}
+
+// checkLink returns why the link is dead, "" if it is fine.
+func (a *Adapter) checkLink(ctx context.Context) string {
+	app := url.PathEscape(a.cfg.App)
+	cctx, cancel := context.WithTimeout(ctx, a.cfg.WatchdogTimeout)
+	defer cancel()
+	var info struct {
+		Name string `json:"name"`
+	}
+	err := a.rest.do(cctx, http.MethodGet, "/applications/"+app, nil, nil, &info)
+	switch {
+	case StatusOf(err) == http.StatusNotFound:
+		return "the application is not registered on Asterisk: no websocket of ours is behind it"
+	case err != nil:
+		return "ARI is not answering: " + err.Error()
+	}
+	seq := a.probeSeq.Add(1)
+	err = a.rest.do(cctx, http.MethodPost, "/events/user/"+probePrefix+strconv.FormatInt(seq, 10),
+		url.Values{"application": {a.cfg.App}}, nil, nil)
+	if err != nil {
+		if cctx.Err() != nil {
+			return "ARI is not answering: " + err.Error()
+		}
+		// An Asterisk that refuses user events cannot be probed this way;
+		// GET /applications answered, which is all we know.
+		a.log.Warn("ARI watchdog: user event refused; only ARI's answers are watched", "err", err)
+		return ""
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for a.stream.probeSeen.Load() < seq {
+		select {
+		case <-cctx.Done():
+			if ctx.Err() != nil {
+				return ""
+			}
+			return fmt.Sprintf("our own user event did not come back within %s: the application's events "+
+				"no longer reach this websocket (taken over by another client, or Asterisk stopped sending)", a.cfg.WatchdogTimeout)
+		case <-tick.C:
+		}
+	}
+	return ""
+}
