@@ -8,7 +8,7 @@ TOOLS      := $(CURDIR)/build/tools
 STATICCHECK_VERSION := v0.8.2
 RUN_DIR    := build/run
 
-.PHONY: help build run test test-unit test-lab bench lint fmt-check ci deps tools clean build-guard \
+.PHONY: help build run demo test test-unit test-lab bench bench-lab lint fmt-check ci deps tools clean build-guard \
 	lab-install lab-up lab-down
 
 help: ## list the targets
@@ -33,6 +33,12 @@ run: build ## run callrecd with the example config (Ctrl-C stops it)
 	CALLRECD_EXPORTS__DIR=$(RUN_DIR)/exports \
 		./$(BIN) serve -c callrecd.example.yaml
 
+# The README's first command: the lab, callrecd attached to it, three real
+# calls (recorded, paused/resumed, transferred out and stopped), then where
+# to look. Ctrl-C stops everything; DEMO_EXIT=1 stops after printing.
+demo: build-guard ## run callrecd on the Asterisk lab with three real calls and show the results
+	scripts/demo
+
 deps: ## install what the tests need (ffmpeg with MP3/AMR encoders, the Asterisk lab)
 	scripts/install-media-deps
 	scripts/asterisk-lab install
@@ -40,9 +46,11 @@ deps: ## install what the tests need (ffmpeg with MP3/AMR encoders, the Asterisk
 # Every test: the unit tests and, with build tag lab, the tests against the
 # real Asterisk lab, which is brought up for them and always taken down again.
 # -p 1: the lab tests of different packages share one PBX.
+# build/lab.lock: one lab per machine (fixed loopback ports); whoever uses it
+# holds the lock from up to down.
 test: deps build-guard ## run every test, the real-Asterisk ones included
-	trap 'scripts/asterisk-lab down' EXIT; scripts/asterisk-lab up && \
-		$(GO) test -tags lab -p 1 -count=1 ./...
+	flock build/lab.lock bash -c "trap 'scripts/asterisk-lab down' EXIT; scripts/asterisk-lab up && \
+		$(GO) test -tags lab -p 1 -count=1 ./..."
 
 test-unit: build-guard ## run the unit tests only (nothing installed, no lab)
 	$(GO) test -count=1 ./...
@@ -61,6 +69,10 @@ lab-down: ## stop the lab and unmount everything
 
 bench: build-guard ## run the Go benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+bench-lab: lab-install build ## load on the lab: start/stop lag and CPU at 50 calls (BENCH_LAB_FLAGS="-n 100 ...")
+	flock build/lab.lock bash -c 'trap "scripts/asterisk-lab down" EXIT; scripts/asterisk-lab up && \
+		$(GO) run ./internal/lab/cmd/labbench -build=false $(BENCH_LAB_FLAGS)'
 
 tools: build-guard
 	@[ -x $(TOOLS)/staticcheck ] || GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
