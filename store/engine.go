@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/callrecd/callrecd/engine"
@@ -9,7 +10,86 @@ import (
 
 // ForEngine is the store as the engine sees it: its Settings (policy reads
 // and the *26 write) and its Records (CDR and recording rows).
+//
+// The engine reads settings on every call set-up, membership change and DTMF
+// digit, with its lock held. Those reads are served from a cache that is
+// valid while settings_version (moved by triggers on every settings table,
+// whichever process writes) stays the same: one tiny query instead of a
+// tenant, its feature codes, a user and a group each time.
 type ForEngine struct{ S *Store }
+
+// settingsCache holds what the engine read at one settings_version.
+type settingsCache struct {
+	mu       sync.Mutex
+	version  int64
+	policies map[string]engine.TenantPolicy
+	users    map[[2]string]cachedUser
+	groups   map[[3]string]cachedGroup
+}
+
+type cachedUser struct {
+	user  engine.User
+	found bool
+}
+
+type cachedGroup struct {
+	group engine.Group
+	found bool
+}
+
+func newSettingsCache() *settingsCache {
+	return &settingsCache{version: -1}
+}
+
+// at returns the cache for settings version v, emptied if v moved on. The
+// caller holds c.mu.
+func (c *settingsCache) at(v int64) *settingsCache {
+	if c.version != v || c.policies == nil {
+		c.version = v
+		c.policies = map[string]engine.TenantPolicy{}
+		c.users = map[[2]string]cachedUser{}
+		c.groups = map[[3]string]cachedGroup{}
+	}
+	return c
+}
+
+// settingsVersion reads the counter the settings triggers move.
+func (s *Store) settingsVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.r.QueryRowContext(ctx, `SELECT version FROM settings_version WHERE id = 1`).Scan(&v)
+	return v, classify("settings version", err)
+}
+
+// cached looks key up in the cache valid at the current settings version,
+// or loads it and keeps it. Inside a transaction nothing is cached: the
+// transaction may see rows no one else sees yet.
+func cached[K comparable, V any](ctx context.Context, s *Store, pick func(*settingsCache) map[K]V, key K,
+	load func() (V, error)) (V, error) {
+	if s.inTx || s.settings == nil {
+		return load()
+	}
+	v, err := s.settingsVersion(ctx)
+	if err != nil {
+		return load()
+	}
+	c := s.settings
+	c.mu.Lock()
+	val, ok := pick(c.at(v))[key]
+	c.mu.Unlock()
+	if ok {
+		return val, nil
+	}
+	val, err = load()
+	if err != nil {
+		return val, err
+	}
+	c.mu.Lock()
+	if c.version == v {
+		pick(c)[key] = val
+	}
+	c.mu.Unlock()
+	return val, nil
+}
 
 var (
 	_ engine.Settings = ForEngine{}
@@ -19,6 +99,11 @@ var (
 // TenantPolicy reads a tenant's settings and feature codes; a tenant nobody
 // registered gets the engine's defaults.
 func (f ForEngine) TenantPolicy(ctx context.Context, tenant string) (engine.TenantPolicy, error) {
+	return cached(ctx, f.S, func(c *settingsCache) map[string]engine.TenantPolicy { return c.policies }, tenant,
+		func() (engine.TenantPolicy, error) { return f.loadTenantPolicy(ctx, tenant) })
+}
+
+func (f ForEngine) loadTenantPolicy(ctx context.Context, tenant string) (engine.TenantPolicy, error) {
 	t, err := f.S.GetTenant(ctx, tenant)
 	if isNotFound(err) {
 		return engine.DefaultTenantPolicy(), nil
@@ -56,33 +141,43 @@ func (f ForEngine) TenantPolicy(ctx context.Context, tenant string) (engine.Tena
 
 // UserByEndpoint finds the user of a PBX endpoint.
 func (f ForEngine) UserByEndpoint(ctx context.Context, tenant, endpoint string) (engine.User, bool, error) {
+	e, err := cached(ctx, f.S, func(c *settingsCache) map[[2]string]cachedUser { return c.users }, [2]string{tenant, endpoint},
+		func() (cachedUser, error) { return f.loadUser(ctx, tenant, endpoint) })
+	return e.user, e.found, err
+}
+
+func (f ForEngine) loadUser(ctx context.Context, tenant, endpoint string) (cachedUser, error) {
 	u, err := f.S.UserByEndpoint(ctx, tenant, endpoint)
 	if isNotFound(err) {
-		return engine.User{}, false, nil
+		return cachedUser{}, nil
 	}
 	if err != nil {
-		return engine.User{}, false, err
+		return cachedUser{}, err
 	}
-	return engine.User{
+	return cachedUser{found: true, user: engine.User{
 		UUID: u.UUID, Extension: u.Extension, Name: u.Name(),
 		CallRecordOutgoingInternal: u.CallRecordOutgoingInternalEnabled,
 		CallRecordOutgoingExternal: u.CallRecordOutgoingExternalEnabled,
 		CallRecordIncomingInternal: u.CallRecordIncomingInternalEnabled,
 		CallRecordIncomingExternal: u.CallRecordIncomingExternalEnabled,
 		OnlineCallRecordEnabled:    u.OnlineCallRecordEnabled,
-	}, true, nil
+	}}, nil
 }
 
 // Group finds a ring group or queue by the name the PBX uses.
 func (f ForEngine) Group(ctx context.Context, tenant string, kind engine.GroupKind, name string) (engine.Group, bool, error) {
-	g, err := f.S.GroupByName(ctx, tenant, string(kind), name)
-	if isNotFound(err) {
-		return engine.Group{}, false, nil
-	}
-	if err != nil {
-		return engine.Group{}, false, err
-	}
-	return engine.Group{UUID: g.UUID, Name: g.Name, DTMFRecordToggle: g.DTMFRecordToggle}, true, nil
+	e, err := cached(ctx, f.S, func(c *settingsCache) map[[3]string]cachedGroup { return c.groups },
+		[3]string{tenant, string(kind), name}, func() (cachedGroup, error) {
+			g, err := f.S.GroupByName(ctx, tenant, string(kind), name)
+			if isNotFound(err) {
+				return cachedGroup{}, nil
+			}
+			if err != nil {
+				return cachedGroup{}, err
+			}
+			return cachedGroup{found: true, group: engine.Group{UUID: g.UUID, Name: g.Name, DTMFRecordToggle: g.DTMFRecordToggle}}, nil
+		})
+	return e.group, e.found, err
 }
 
 // SetUserAutoRecord is the *26 toggle's write.

@@ -135,3 +135,120 @@ func TestEngineOnStore(t *testing.T) {
 		t.Fatalf("FindRecording: %v %v", found, err)
 	}
 }
+
+// The engine's settings reads are cached, yet see every change at once:
+// made through this store, inside a transaction once it commits, or by
+// another process (another Store on the same file, as `callrecd import`).
+func TestEngineSettingsCacheSeesEveryChange(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	mustTenant(t, s, tenantA)
+	mustUser(t, s, tenantA, userOlga, "1001", "1001")
+	fe := ForEngine{s}
+	other, err := Open(ctx, s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+
+	u, found, err := fe.UserByEndpoint(ctx, tenantA, "1001")
+	if err != nil || !found || u.OnlineCallRecordEnabled {
+		t.Fatalf("first read %+v %v %v", u, found, err)
+	}
+	// Through this store.
+	full, _ := s.GetUser(ctx, tenantA, userOlga)
+	full.OnlineCallRecordEnabled = true
+	if _, err := s.UpdateUser(ctx, full); err != nil {
+		t.Fatal(err)
+	}
+	if u, _, _ := fe.UserByEndpoint(ctx, tenantA, "1001"); !u.OnlineCallRecordEnabled {
+		t.Fatal("change through this store not seen")
+	}
+	// By another process.
+	if err := other.SetUserAutoRecord(ctx, userOlga, true); err != nil {
+		t.Fatal(err)
+	}
+	if u, _, _ := fe.UserByEndpoint(ctx, tenantA, "1001"); !u.CallRecordIncomingExternal {
+		t.Fatal("change by another process not seen")
+	}
+	// A new endpoint, a renamed group, a disabled feature code.
+	if _, found, _ := fe.UserByEndpoint(ctx, tenantA, "1001-desk"); found {
+		t.Fatal("unknown endpoint found")
+	}
+	full, _ = s.GetUser(ctx, tenantA, userOlga)
+	full.Endpoints = append(full.Endpoints, "1001-desk")
+	if _, err := other.UpdateUser(ctx, full); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := fe.UserByEndpoint(ctx, tenantA, "1001-desk"); !found {
+		t.Fatal("a cached miss hides a new endpoint")
+	}
+	if _, err := s.CreateGroup(ctx, Group{UUID: "6d2f1e4c-0000-4000-8000-000000000001", TenantUUID: tenantA,
+		Kind: KindQueue, Name: "support"}); err != nil {
+		t.Fatal(err)
+	}
+	if g, found, _ := fe.Group(ctx, tenantA, engine.KindQueue, "support"); !found || g.DTMFRecordToggle {
+		t.Fatalf("group %+v %v", g, found)
+	}
+	err = s.InTx(ctx, func(ts *Store) error {
+		g, _ := ts.GetGroup(ctx, tenantA, KindQueue, "6d2f1e4c-0000-4000-8000-000000000001")
+		g.DTMFRecordToggle = true
+		_, err := ts.UpdateGroup(ctx, g)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, _, _ := fe.Group(ctx, tenantA, engine.KindQueue, "support"); !g.DTMFRecordToggle {
+		t.Fatal("change committed in a transaction not seen")
+	}
+	p, _ := fe.TenantPolicy(ctx, tenantA)
+	if !p.Features.OnlineRecord.Enabled {
+		t.Fatal("onlinerec disabled by default")
+	}
+	feats, _ := other.ListFeatureExtensions(ctx, tenantA, FeatureOnlineRecord)
+	feats[0].Enabled = false
+	if _, err := other.UpdateFeatureExtension(ctx, feats[0]); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := fe.TenantPolicy(ctx, tenantA); p.Features.OnlineRecord.Enabled {
+		t.Fatal("feature change by another process not seen")
+	}
+}
+
+// BenchmarkEngineSettingsReads: what one engine event costs in settings
+// reads (a tenant policy and a user), cached versus read through.
+func BenchmarkEngineSettingsReads(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, b.TempDir()+"/x.db")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(ctx, 0); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.CreateTenant(ctx, NewTenant(tenantA, "A"), nil); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.CreateUser(ctx, User{UUID: userOlga, TenantUUID: tenantA, Extension: "1001", Endpoints: []string{"1001"}}); err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []string{"cached", "uncached"} {
+		b.Run(mode, func(b *testing.B) {
+			st := *s
+			if mode == "uncached" {
+				st.settings = nil
+			}
+			fe := ForEngine{&st}
+			for b.Loop() {
+				if _, err := fe.TenantPolicy(ctx, tenantA); err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := fe.UserByEndpoint(ctx, tenantA, "1001"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

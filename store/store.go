@@ -49,6 +49,7 @@ type Store struct {
 	// outside InTx).
 	onCommit *[]func()
 	tokens   *tokenCache
+	settings *settingsCache // the engine's settings reads (see ForEngine)
 	path     string
 	now      func() time.Time
 }
@@ -76,7 +77,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, rdb: rdb, q: db, r: rdb, tokens: newTokenCache(), path: path, now: time.Now}
+	s := &Store{db: db, rdb: rdb, q: db, r: rdb, tokens: newTokenCache(), settings: newSettingsCache(), path: path, now: time.Now}
 	current, latest, err := s.SchemaVersion(ctx)
 	if err != nil {
 		s.Close()
