@@ -192,7 +192,7 @@ func (t *Translator) Translate(ev Event) []engine.Event {
 	}
 	at := ariTime(r.Timestamp)
 	var out []engine.Event
-	if h := t.maybe; h != nil {
+	if h := t.maybe; h != nil && !t.besideHeld(r, *h, at) {
 		t.maybe = nil
 		if r.Type == "BridgeBlindTransfer" && r.Channel != nil && r.Channel.ID == h.Channel && r.Transferee != nil &&
 			(r.Result == "" || r.Result == "Success") {
@@ -628,6 +628,55 @@ func (t *Translator) onHangup(id string, cause int, causeTxt string, at time.Tim
 	t.finishHangup(ev, out)
 }
 
+// heldAfterHangupWindow bounds how long events beside a held hangup (see
+// besideHeld) may keep it held.
+const heldAfterHangupWindow = 50 * time.Millisecond
+
+// besideHeld reports whether an event may pass a hangup held for "the next
+// event" without releasing it. Seen on the lab between a blind transferer's
+// hangup and the BridgeBlindTransfer: the hangup request repeated (soft,
+// then hard), the leg's snoop torn down (its recording's end, StasisEnd,
+// hangup), the transferee leaving the bridge and entering the dialplan.
+// None of them makes the engine end the conversation early.
+func (t *Translator) besideHeld(r rawEvent, h engine.Hangup, at time.Time) bool {
+	if !at.IsZero() && !h.At.IsZero() && at.Sub(h.At) > heldAfterHangupWindow {
+		return false
+	}
+	if r.Type != "Dial" && ignoredTypes[r.Type] {
+		return true // nothing for the engine
+	}
+	ch := r.Channel
+	switch r.Type {
+	case "ChannelLeftBridge":
+		return ch != nil && ch.ID != h.Channel
+	case "ChannelHangupRequest":
+		return ch != nil && (ch.ID == h.Channel || kindOf(ch.Name) == kindSnoop)
+	case "ChannelDestroyed", "StasisEnd":
+		return ch != nil && kindOf(ch.Name) == kindSnoop
+	case "RecordingFinished", "RecordingFailed":
+		if r.Recording == nil {
+			return false
+		}
+		sn := t.chans[targetChannel(r.Recording.TargetURI)]
+		return sn != nil && sn.kind == kindSnoop && sn.spied == h.Channel
+	}
+	return false
+}
+
+// hangupHeld reports whether the Hangup of channel id is held (for the next
+// event, or until its blind transferee dials).
+func (t *Translator) hangupHeld(id string) bool {
+	if t.maybe != nil && t.maybe.Channel == id {
+		return true
+	}
+	for _, x := range t.xfer {
+		if x.transferer == id && x.hangup != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // finishHangup emits a hangup, unless the channel is a blind transferer
 // whose transferee has not dialled yet: Asterisk hangs the transferer up
 // before that, and the engine would think the conversation over. Then the
@@ -689,7 +738,7 @@ func (t *Translator) onDestroyed(ch Channel, cause int, causeTxt string, at time
 		return
 	}
 	if cs.kind == kindSnoop {
-		if evs, ok := t.held[ch.ID]; ok {
+		if evs, ok := t.held[ch.ID]; ok && !t.hangupHeld(cs.spied) {
 			*out = append(*out, evs...)
 			delete(t.held, ch.ID)
 		}
@@ -726,6 +775,11 @@ func (t *Translator) onRecording(typ string, rec LiveRecording, at time.Time, ou
 		ev = engine.RecordingFailed{At: at, Name: rec.Name, Channel: spied, Reason: reason}
 	}
 	leg := t.chans[spied]
+	if snoopID != "" && spied != "" && t.hangupHeld(spied) {
+		// The leg's Hangup is held (blind transfer): its part's end follows it.
+		t.held[snoopID] = append(t.held[snoopID], ev)
+		return
+	}
 	if snoopID == "" || spied == "" || leg == nil || leg.hungup || !leg.created || solicited {
 		*out = append(*out, ev)
 		return

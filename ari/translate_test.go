@@ -328,3 +328,96 @@ func TestTranslateBlindTransferHoldsTransfererHangup(t *testing.T) {
 		t.Fatalf("hold never released: %v", got)
 	}
 }
+
+// Seen on the lab: the recorded transferer's hangup (repeated: soft, then
+// hard) and its snoop's teardown arrive before the BridgeBlindTransfer. The
+// hangup stays held through them, then until the transferee dials; the
+// part's end follows the hangup.
+func TestTranslateTransfererHangupBeforeBlindTransfer(t *testing.T) {
+	tr := NewTranslator(traceMapping(), nil)
+	var got []string
+	feed := func(js string) {
+		ev, err := parseEvent([]byte(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range tr.Translate(ev) {
+			got = append(got, compact(e))
+		}
+	}
+	tsAt := func(ms int) string {
+		return fmt.Sprintf(`"timestamp":"2026-11-21T19:12:%02d.%03d+0000"`, ms/1000, ms%1000)
+	}
+	a := `{"id":"pbx-1.1","name":"PJSIP/1001-00000001","state":"Up","dialplan":{"context":"phones","exten":"1002"}}`
+	b := `{"id":"pbx-1.2","name":"PJSIP/1002-00000002","state":"Up","dialplan":{"context":"phones","exten":"1002"}}`
+	c := `{"id":"pbx-1.4","name":"PJSIP/1003-00000004","state":"Down","dialplan":{"context":"phones","exten":"s"}}`
+	snoop := `{"id":"callrecd-r1-1","name":"Snoop/pbx-1.1-00000003","state":"Up"}`
+	br := `{"id":"b1"}`
+	feed(`{"type":"ChannelCreated",` + tsAt(0) + `,"channel":` + a + `}`)
+	feed(`{"type":"ChannelCreated",` + tsAt(1) + `,"channel":` + b + `}`)
+	feed(`{"type":"ChannelEnteredBridge",` + tsAt(2) + `,"channel":` + b + `,"bridge":` + br + `}`)
+	feed(`{"type":"ChannelEnteredBridge",` + tsAt(2) + `,"channel":` + a + `,"bridge":` + br + `}`)
+	feed(`{"type":"ChannelCreated",` + tsAt(3) + `,"channel":` + snoop + `}`)
+	feed(`{"type":"StasisStart",` + tsAt(3) + `,"channel":` + snoop + `}`)
+	feed(`{"type":"RecordingStarted",` + tsAt(4) + `,"recording":{"name":"r1","state":"recording","target_uri":"channel:callrecd-r1-1"}}`)
+	got = nil
+	feed(`{"type":"ChannelLeftBridge",` + tsAt(2000) + `,"channel":` + a + `,"bridge":` + br + `}`)
+	feed(`{"type":"ChannelHangupRequest",` + tsAt(2001) + `,"cause":16,"channel":` + a + `}`)
+	feed(`{"type":"ChannelHangupRequest",` + tsAt(2001) + `,"cause":16,"channel":` + a + `}`)
+	feed(`{"type":"RecordingFinished",` + tsAt(2002) + `,"recording":{"name":"r1","state":"done","target_uri":"channel:callrecd-r1-1"}}`)
+	feed(`{"type":"StasisEnd",` + tsAt(2002) + `,"channel":` + snoop + `}`)
+	feed(`{"type":"ChannelDestroyed",` + tsAt(2003) + `,"cause":0,"channel":` + snoop + `}`)
+	feed(`{"type":"BridgeBlindTransfer",` + tsAt(2003) + `,"result":"Success","exten":"1003","channel":` + a + `,"transferee":` + b + `}`)
+	feed(`{"type":"ChannelLeftBridge",` + tsAt(2004) + `,"channel":` + b + `,"bridge":` + br + `}`)
+	feed(`{"type":"ChannelCreated",` + tsAt(2005) + `,"channel":` + c + `}`)
+	feed(`{"type":"Dial",` + tsAt(2006) + `,"dialstring":"1003","caller":` + b + `,"peer":` + c + `}`)
+	want := []string{
+		"unbridged c1 b1",
+		"transfer blind by=c1 transferee=c2 target= exten=1003",
+		"unbridged c2 b1",
+		"created c4 call=c2 internal  ep=1003 tenant=acme to=1003",
+		"hangup c1 16",
+		"rec-finished r1 on c1",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// The other order seen on the lab: the transferee leaves the bridge and
+// enters the dialplan between the transferer's hangup and the transfer.
+func TestTranslateTransfereeDialplanBeforeBlindTransfer(t *testing.T) {
+	tr := NewTranslator(traceMapping(), nil)
+	var got []string
+	feed := func(js string) {
+		ev, err := parseEvent([]byte(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range tr.Translate(ev) {
+			got = append(got, compact(e))
+		}
+	}
+	tsAt := func(ms int) string {
+		return fmt.Sprintf(`"timestamp":"2026-11-21T19:12:%02d.%03d+0000"`, ms/1000, ms%1000)
+	}
+	a := `{"id":"pbx-1.1","name":"PJSIP/1001-00000001","state":"Up","dialplan":{"context":"phones","exten":"1002"}}`
+	b := `{"id":"pbx-1.2","name":"PJSIP/1002-00000002","state":"Up","dialplan":{"context":"phones","exten":"1002"}}`
+	br := `{"id":"b1"}`
+	feed(`{"type":"ChannelCreated",` + tsAt(0) + `,"channel":` + a + `}`)
+	feed(`{"type":"ChannelCreated",` + tsAt(1) + `,"channel":` + b + `}`)
+	feed(`{"type":"ChannelEnteredBridge",` + tsAt(2) + `,"channel":` + b + `,"bridge":` + br + `}`)
+	feed(`{"type":"ChannelEnteredBridge",` + tsAt(2) + `,"channel":` + a + `,"bridge":` + br + `}`)
+	got = nil
+	feed(`{"type":"ChannelLeftBridge",` + tsAt(2000) + `,"channel":` + a + `,"bridge":` + br + `}`)
+	feed(`{"type":"ChannelHangupRequest",` + tsAt(2000) + `,"cause":16,"channel":` + a + `}`)
+	feed(`{"type":"ChannelLeftBridge",` + tsAt(2000) + `,"channel":` + b + `,"bridge":` + br + `}`)
+	feed(`{"type":"ChannelDialplan",` + tsAt(2001) + `,"dialplan_app":"Dial","dialplan_app_data":"PJSIP/1003","channel":` + b + `}`)
+	feed(`{"type":"BridgeBlindTransfer",` + tsAt(2001) + `,"result":"Success","exten":"1003","channel":` + a + `,"transferee":` + b + `}`)
+	if slices.Contains(got, "hangup c1 16") {
+		t.Fatalf("the transferer's hangup was not held until its transferee dials:\n%s", strings.Join(got, "\n"))
+	}
+	if want := []string{"unbridged c1 b1", "unbridged c2 b1", "transfer blind by=c1 transferee=c2 target= exten=1003"}; !slices.Equal(got, want) {
+		t.Fatalf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
