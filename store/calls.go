@@ -253,12 +253,7 @@ func (s *Store) attachRecordingSummaries(ctx context.Context, calls []Call) erro
 	if len(calls) == 0 {
 		return nil
 	}
-	index := make(map[int64]int, len(calls))
-	ids := make([]any, len(calls))
-	for i, c := range calls {
-		index[c.ID] = i
-		ids[i] = c.ID
-	}
+	index, ids := callIndex(calls)
 	// No ORDER BY: SQLite would collect and sort the rows in a temporary
 	// b-tree; each call's few recordings are put in the same order
 	// (start, uuid) below instead.
@@ -295,19 +290,26 @@ func (s *Store) attachRecordingSummaries(ctx context.Context, calls []Call) erro
 	return nil
 }
 
-// attachRecordings loads the recordings of a page of calls in one query.
-func (s *Store) attachRecordings(ctx context.Context, calls []Call) error {
-	if len(calls) == 0 {
-		return nil
-	}
+// callIndex maps each call id of a page to its position, and lists the ids
+// as query arguments.
+func callIndex(calls []Call) (map[int64]int, []any) {
 	index := make(map[int64]int, len(calls))
 	ids := make([]any, len(calls))
 	for i, c := range calls {
 		index[c.ID] = i
 		ids[i] = c.ID
 	}
+	return index, ids
+}
+
+// attachRecordings loads the recordings of a page of calls in one query.
+func (s *Store) attachRecordings(ctx context.Context, calls []Call) error {
+	if len(calls) == 0 {
+		return nil
+	}
+	index, ids := callIndex(calls)
 	rows, err := s.r.QueryContext(ctx, `SELECT `+recordingColumns+` FROM recordings
-		WHERE call_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) ORDER BY start_at, uuid`, ids...)
+		WHERE call_id IN (`+placeholders(len(ids))+`) ORDER BY start_at, uuid`, ids...)
 	if err != nil {
 		return err
 	}
