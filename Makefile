@@ -8,7 +8,7 @@ TOOLS      := $(CURDIR)/build/tools
 STATICCHECK_VERSION := v0.8.2
 RUN_DIR    := build/run
 
-.PHONY: help build run demo test test-unit test-lab bench bench-lab lint fmt-check ci deps tools clean build-guard \
+.PHONY: help build run demo test test-unit test-lab bench bench-wrk bench-lab lint fmt-check ci deps tools clean build-guard \
 	lab-install lab-up lab-down
 
 help: ## list the targets
@@ -69,6 +69,9 @@ lab-down: ## stop the lab and unmount everything
 
 bench: build-guard ## run the Go benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+bench-wrk: build-guard ## GET /cdr under wrk from its own process (BENCH_ROWS=1000000 for the full index)
+	scripts/bench-wrk
 
 bench-lab: lab-install build ## load on the lab: start/stop lag and CPU at 50 calls (BENCH_LAB_FLAGS="-n 100 ...")
 	flock build/lab.lock bash -c 'trap "scripts/asterisk-lab down" EXIT; scripts/asterisk-lab up && \
