@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"time"
 
 	"github.com/callrecd/callrecd/api"
@@ -28,6 +29,7 @@ func main() {
 	rows := flag.Int("rows", 100_000, "calls in the generated index")
 	dir := flag.String("dir", "build/bench", "where the generated index is kept")
 	seconds := flag.Int("seconds", 60, "serve this long, then exit")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the serving time to this file")
 	flag.Parse()
 	if host, _, err := net.SplitHostPort(*listen); err != nil || !net.ParseIP(host).IsLoopback() {
 		log.Fatalf("-listen %q: must be a loopback host:port", *listen)
@@ -61,6 +63,16 @@ func main() {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Printf("TOKEN %s\n", token)
 	for _, limit := range []int{20, 100} {
 		fmt.Printf("URL%d %s\n", limit, cdrbench.PageURL(ln.Addr().String(), limit))
