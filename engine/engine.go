@@ -43,6 +43,7 @@ type Engine struct {
 	policies map[string]TenantPolicy // last good policy per tenant
 
 	tombs    map[string]time.Time
+	unstored []*call // calls whose row changed during the event being handled
 	tombFIFO []tomb
 	frozen   bool // inside a snapshot: evaluate at the end only
 	synced   bool // the first snapshot was handled (rows left open closed)
@@ -206,6 +207,7 @@ func (e *Engine) Handle(ctx context.Context, ev Event) {
 	default:
 		e.log.Warn("engine: unknown event", "type", slog.AnyValue(ev))
 	}
+	e.storeUnstored(ctx)
 	e.purgeTombs(at)
 }
 
@@ -381,7 +383,19 @@ func (e *Engine) setConnected(ctx context.Context, c *call, at time.Time) {
 	c.connected = true
 	c.row.Answer = at
 	e.describeCall(c)
-	e.storeCall(ctx, c)
+	// The answer is written once the event is handled: the recording this
+	// answer may start must not wait behind a store write.
+	e.unstored = append(e.unstored, c)
+}
+
+// storeUnstored writes the calls whose rows changed during this event, after
+// the PBX commands the event caused were queued.
+func (e *Engine) storeUnstored(ctx context.Context) {
+	for _, c := range e.unstored {
+		e.storeCall(ctx, c)
+	}
+	clear(e.unstored)
+	e.unstored = e.unstored[:0]
 }
 
 func (e *Engine) onBridged(ctx context.Context, chID, bID string, at time.Time) {

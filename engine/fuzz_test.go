@@ -356,7 +356,11 @@ func FuzzEventSequence(f *testing.F) {
 					m.send(Transferred{Kind: TransferAttended, Transferee: c.id, Target: d.id})
 				}
 			case 13:
-				h.wait(time.Duration(arg) * 100 * time.Millisecond)
+				if c != nil && arg%2 == 1 { // the PBX says c's recording no longer hears the call
+					m.send(LegDeaf{Channel: c.id})
+				} else {
+					h.wait(time.Duration(arg) * 100 * time.Millisecond)
+				}
 			case 14:
 				if c != nil {
 					c.vanished = true
