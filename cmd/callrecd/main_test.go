@@ -261,7 +261,8 @@ tenants:
 	if status, _ := get("/api/call-logd/1.0/cdr", ""); status != 401 {
 		t.Fatalf("cdr without a token: %d", status)
 	}
-	if status, body := get("/metrics", plain); status != 200 || !strings.Contains(body, "callrecd_storage_below_floor 0") {
+	if status, body := get("/metrics", plain); status != 200 || !strings.Contains(body, "callrecd_storage_below_floor 0") ||
+		!strings.Contains(body, "callrecd_recording_files_failed_total 0") || !strings.Contains(body, "callrecd_pbx_watchdog_trips_total 0") {
 		t.Fatalf("metrics: %d %.300s", status, body)
 	}
 	cancel()

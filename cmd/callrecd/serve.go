@@ -100,6 +100,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	case "asterisk":
 		al := newARILink(cfg, root, s, guard, metrics, log)
 		link, eng = al, al.engine
+		al.register(reg)
 	default:
 		return fmt.Errorf("pbx.type %s: the FreeSWITCH adapter is not built yet; use asterisk", cfg.PBX.Type)
 	}
@@ -218,6 +219,22 @@ func newARILink(cfg config.Config, root string, s *store.Store, guard *diskGuard
 }
 
 func (l *ariLink) Connected() bool { return l.adapter.Connected() }
+
+// register exposes the adapter's and the collector's counters: a tripped
+// watchdog or a file that could not be moved needs an administrator.
+func (l *ariLink) register(reg prometheus.Registerer) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callrecd_pbx_watchdog_trips_total",
+			Help: "Times the ARI watchdog found the link dead while it looked up, and forced a reconnect."},
+			func() float64 { return float64(l.adapter.WatchdogTrips()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callrecd_recording_files_moved_total",
+			Help: "Finished recordings moved from the PBX spool into the storage layout."},
+			func() float64 { moved, _ := l.collector.Stats(); return float64(moved) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callrecd_recording_files_failed_total",
+			Help: "Finished recordings that could not be moved or indexed (the file stays in the spool; alert on it)."},
+			func() float64 { _, failed := l.collector.Stats(); return float64(failed) }),
+	)
+}
 
 func (l *ariLink) Run(ctx context.Context) error {
 	// Files a previous run left in the spool for ended recordings are
