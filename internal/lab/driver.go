@@ -94,14 +94,13 @@ type Driver struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
-	parties  map[string]*Party // by peer channel id
-	unclaim  []*Party          // incoming parties not yet returned by Incoming
-	answer   map[string]Answer // by dialled number
-	changed  chan struct{}
-	loopErr  error
-	closed   bool
-	unknowns int
+	mu      sync.Mutex
+	parties map[string]*Party // by peer channel id
+	unclaim []*Party          // incoming parties not yet returned by Incoming
+	answer  map[string]Answer // by dialled number
+	changed chan struct{}
+	loopErr error
+	closed  bool
 }
 
 // NewDriver connects the driver app's websocket on the peer and starts answering calls.

@@ -550,8 +550,8 @@ type recInfo struct {
 }
 
 type transferInfo struct {
-	at                 time.Time
-	transferer, linked string
+	at         time.Time
+	transferer string
 }
 
 type analysis struct {

@@ -106,7 +106,7 @@ func run(ctx context.Context, bin, dir, imp, listen string, exit bool) error {
 	token := strings.TrimSpace(out)
 	cdrURL := cr.URL + "/api/call-logd/1.0/cdr"
 	say("\n== GET %s (X-Auth-Token: the token below)", cdrURL)
-	status, body, ctype, err := get(setup, cdrURL, token)
+	status, body, _, err := get(setup, cdrURL, token)
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func run(ctx context.Context, bin, dir, imp, listen string, exit bool) error {
 	if len(recs) > 0 {
 		first = recs[0]
 		media = fmt.Sprintf("%s/%d/recordings/%s/media", cdrURL, first.CallID, first.UUID)
-		status, body, ctype, err = get(setup, media, token)
+		status, body, ctype, err := get(setup, media, token)
 		if err != nil {
 			return err
 		}
