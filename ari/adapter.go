@@ -101,7 +101,7 @@ type resyncData struct {
 type Adapter struct {
 	cfg    Config
 	log    *slog.Logger
-	rest   *rest
+	rest   *REST
 	stream *Stream
 	tr     *Translator
 
@@ -168,7 +168,7 @@ func NewAdapter(cfg Config, log *slog.Logger) *Adapter {
 	cfg.Prompts = prompts
 	a := &Adapter{
 		cfg: cfg, log: log,
-		rest:   newREST(cfg.URL, cfg.Username, cfg.Password, cfg.RequestTimeout),
+		rest:   NewREST(cfg.URL, cfg.Username, cfg.Password, cfg.RequestTimeout),
 		tr:     NewTranslator(cfg.Mapping, log),
 		queues: map[string]*workQueue{}, recs: map[string]*recState{},
 		snoops: map[string]chan struct{}{}, plays: map[string]chan struct{}{},
@@ -223,7 +223,7 @@ func (a *Adapter) Run(ctx context.Context, h Handler) error {
 	wdone := make(chan struct{})
 	go func() { a.watchdog(ctx); close(wdone) }()
 	defer func() { <-wdone }()
-	defer a.rest.close()
+	defer a.rest.Close()
 	for {
 		var ev Event
 		var err error
@@ -277,7 +277,7 @@ func (a *Adapter) onConnect(ctx context.Context) {
 		for i, t := range EventTypes {
 			allowed[i] = map[string]string{"type": t}
 		}
-		if err := a.rest.do(ctx, http.MethodPut, "/applications/"+url.PathEscape(a.cfg.App)+"/eventFilter", nil,
+		if err := a.rest.Do(ctx, http.MethodPut, "/applications/"+url.PathEscape(a.cfg.App)+"/eventFilter", nil,
 			map[string]any{"allowed": allowed}, nil); err != nil {
 			a.log.Warn("ARI: setting the application's event filter failed; all events will arrive", "err", err)
 		}
@@ -307,10 +307,10 @@ func (a *Adapter) onConnect(ctx context.Context) {
 // live (those it knows, and those its snoops show).
 func (a *Adapter) readState(ctx context.Context) (*resyncData, error) {
 	d := &resyncData{at: time.Now()}
-	if err := a.rest.do(ctx, http.MethodGet, "/channels", nil, nil, &d.chans); err != nil {
+	if err := a.rest.Do(ctx, http.MethodGet, "/channels", nil, nil, &d.chans); err != nil {
 		return nil, err
 	}
-	if err := a.rest.do(ctx, http.MethodGet, "/bridges", nil, nil, &d.bridges); err != nil {
+	if err := a.rest.Do(ctx, http.MethodGet, "/bridges", nil, nil, &d.bridges); err != nil {
 		return nil, err
 	}
 	names := map[string]bool{}
@@ -329,7 +329,7 @@ func (a *Adapter) readState(ctx context.Context) (*resyncData, error) {
 	var gone []string
 	for name := range names {
 		var lr LiveRecording
-		err := a.rest.do(ctx, http.MethodGet, "/recordings/live/"+url.PathEscape(name), nil, nil, &lr)
+		err := a.rest.Do(ctx, http.MethodGet, "/recordings/live/"+url.PathEscape(name), nil, nil, &lr)
 		switch {
 		case err == nil && (lr.State == "recording" || lr.State == "paused" || lr.State == "queued"):
 			d.live = append(d.live, lr)
@@ -617,7 +617,7 @@ func (a *Adapter) Play(_ context.Context, channelIDs []string, prompt engine.Pro
 // Hangup hangs channelID up, after any prompt queued for it.
 func (a *Adapter) Hangup(_ context.Context, channelID string) error {
 	a.enqueue("channel:"+channelID, func(ctx context.Context) {
-		err := a.rest.do(ctx, http.MethodDelete, "/channels/"+url.PathEscape(channelID), nil, nil, nil)
+		err := a.rest.Do(ctx, http.MethodDelete, "/channels/"+url.PathEscape(channelID), nil, nil, nil)
 		if err != nil && StatusOf(err) != http.StatusNotFound {
 			a.failures.Add(1)
 			a.log.Warn("ARI: hangup failed", "channel", channelID, "err", err)
@@ -661,7 +661,7 @@ func (a *Adapter) startPart(ctx context.Context, channelID, name, format string)
 	}
 
 	q := url.Values{"spy": {"both"}, "app": {a.cfg.App}, "snoopId": {sid}, "appArgs": {"callrecd-snoop"}}
-	if err := a.rest.do(ctx, http.MethodPost, "/channels/"+url.PathEscape(channelID)+"/snoop", q, nil, nil); err != nil {
+	if err := a.rest.Do(ctx, http.MethodPost, "/channels/"+url.PathEscape(channelID)+"/snoop", q, nil, nil); err != nil {
 		dropWait()
 		a.fail(name, channelID, "snoop: "+err.Error())
 		return
@@ -684,7 +684,7 @@ func (a *Adapter) startPart(ctx context.Context, channelID, name, format string)
 	rq := url.Values{"name": {name}, "format": {format}, "ifExists": {"append"}, "beep": {"false"}, "terminateOn": {"none"}}
 	deadline := time.Now().Add(a.cfg.FinishWait)
 	for {
-		err := a.rest.do(ctx, http.MethodPost, "/channels/"+url.PathEscape(sid)+"/record", rq, nil, nil)
+		err := a.rest.Do(ctx, http.MethodPost, "/channels/"+url.PathEscape(sid)+"/record", rq, nil, nil)
 		if err == nil {
 			return
 		}
@@ -714,7 +714,7 @@ func (a *Adapter) stopPart(ctx context.Context, name string) {
 	sid, done := rs.snoop, rs.partDone
 	rs.stopping = true
 	a.mu.Unlock()
-	err := a.rest.do(ctx, http.MethodPost, "/recordings/live/"+url.PathEscape(name)+"/stop", nil, nil, nil)
+	err := a.rest.Do(ctx, http.MethodPost, "/recordings/live/"+url.PathEscape(name)+"/stop", nil, nil, nil)
 	if err != nil && StatusOf(err) != http.StatusNotFound {
 		a.failures.Add(1)
 		a.log.Warn("ARI: stop recording failed", "name", name, "err", err)
@@ -736,7 +736,7 @@ func (a *Adapter) stopPart(ctx context.Context, name string) {
 }
 
 func (a *Adapter) liveCommand(ctx context.Context, method, name, suffix string) {
-	err := a.rest.do(ctx, method, "/recordings/live/"+url.PathEscape(name)+suffix, nil, nil, nil)
+	err := a.rest.Do(ctx, method, "/recordings/live/"+url.PathEscape(name)+suffix, nil, nil, nil)
 	if err != nil {
 		a.failures.Add(1)
 		a.log.Warn("ARI: recording command failed", "name", name, "command", method+" "+suffix, "err", err)
@@ -744,7 +744,7 @@ func (a *Adapter) liveCommand(ctx context.Context, method, name, suffix string) 
 }
 
 func (a *Adapter) deleteChannel(ctx context.Context, id string) {
-	err := a.rest.do(ctx, http.MethodDelete, "/channels/"+url.PathEscape(id), nil, nil, nil)
+	err := a.rest.Do(ctx, http.MethodDelete, "/channels/"+url.PathEscape(id), nil, nil, nil)
 	if err != nil && StatusOf(err) != http.StatusNotFound {
 		a.failures.Add(1)
 		a.log.Warn("ARI: delete channel failed", "channel", id, "err", err)
@@ -760,7 +760,7 @@ var playSeq atomic.Int64
 func (a *Adapter) play(ctx context.Context, channelID, media string) {
 	chPath := "/channels/" + url.PathEscape(channelID)
 	target := channelID
-	err := a.rest.do(ctx, http.MethodPost, chPath+"/answer", nil, nil, nil)
+	err := a.rest.Do(ctx, http.MethodPost, chPath+"/answer", nil, nil, nil)
 	var snoop string
 	if StatusOf(err) == http.StatusConflict {
 		snoop = fmt.Sprintf("callrecdplay-%d", playSeq.Add(1))
@@ -769,7 +769,7 @@ func (a *Adapter) play(ctx context.Context, channelID, media string) {
 		a.snoops[snoop] = ready
 		a.mu.Unlock()
 		q := url.Values{"spy": {"none"}, "whisper": {"out"}, "app": {a.cfg.App}, "snoopId": {snoop}, "appArgs": {"callrecd-prompt"}}
-		if err := a.rest.do(ctx, http.MethodPost, chPath+"/snoop", q, nil, nil); err != nil {
+		if err := a.rest.Do(ctx, http.MethodPost, chPath+"/snoop", q, nil, nil); err != nil {
 			a.mu.Lock()
 			delete(a.snoops, snoop)
 			a.mu.Unlock()
@@ -796,7 +796,7 @@ func (a *Adapter) play(ctx context.Context, channelID, media string) {
 	a.plays[pid] = done
 	a.mu.Unlock()
 	q := url.Values{"media": {media}, "playbackId": {pid}}
-	if err := a.rest.do(ctx, http.MethodPost, "/channels/"+url.PathEscape(target)+"/play", q, nil, nil); err != nil {
+	if err := a.rest.Do(ctx, http.MethodPost, "/channels/"+url.PathEscape(target)+"/play", q, nil, nil); err != nil {
 		a.mu.Lock()
 		delete(a.plays, pid)
 		a.mu.Unlock()

@@ -46,7 +46,10 @@ func StatusOf(err error) int {
 	return 0
 }
 
-type rest struct {
+// REST is a small ARI REST client: basic auth, JSON, a per-request timeout
+// and one pool of reused connections (Asterisk's HTTP session limit counts
+// them). The lab's driver uses it for the peer too.
+type REST struct {
 	base    string // http://host:port/ari
 	user    string
 	pass    string
@@ -54,7 +57,8 @@ type rest struct {
 	hc      *http.Client
 }
 
-func newREST(base, user, pass string, timeout time.Duration) *rest {
+// NewREST returns a client for the ARI at base (http://host:port/ari).
+func NewREST(base, user, pass string, timeout time.Duration) *REST {
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
@@ -65,14 +69,14 @@ func newREST(base, user, pass string, timeout time.Duration) *rest {
 		MaxConnsPerHost:     64, // well below Asterisk's HTTP session limit
 		IdleConnTimeout:     90 * time.Second,
 	}
-	return &rest{base: strings.TrimSuffix(base, "/"), user: user, pass: pass, timeout: timeout,
+	return &REST{base: strings.TrimSuffix(base, "/"), user: user, pass: pass, timeout: timeout,
 		hc: &http.Client{Transport: tr}}
 }
 
-// do issues one request bounded by the client's per-request timeout (and
+// Do issues one request bounded by the client's per-request timeout (and
 // ctx). body, if not nil, is sent as JSON; out, if not nil, receives the
 // JSON answer of a 2xx.
-func (r *rest) do(ctx context.Context, method, path string, q url.Values, body, out any) error {
+func (r *REST) Do(ctx context.Context, method, path string, q url.Values, body, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	u := r.base + path
@@ -122,4 +126,5 @@ func (r *rest) do(ctx context.Context, method, path string, q url.Values, body, 
 	return nil
 }
 
-func (r *rest) close() { r.hc.CloseIdleConnections() }
+// Close drops the idle connections.
+func (r *REST) Close() { r.hc.CloseIdleConnections() }

@@ -114,7 +114,7 @@ func (a *Adapter) checkLink(ctx context.Context) string {
 	var info struct {
 		Name string `json:"name"`
 	}
-	err := a.rest.do(cctx, http.MethodGet, "/applications/"+app, nil, nil, &info)
+	err := a.rest.Do(cctx, http.MethodGet, "/applications/"+app, nil, nil, &info)
 	switch {
 	case StatusOf(err) == http.StatusNotFound:
 		return "the application is not registered on Asterisk: no websocket of ours is behind it"
@@ -122,7 +122,7 @@ func (a *Adapter) checkLink(ctx context.Context) string {
 		return "ARI is not answering: " + err.Error()
 	}
 	seq := a.probeSeq.Add(1)
-	err = a.rest.do(cctx, http.MethodPost, "/events/user/"+probePrefix+strconv.FormatInt(seq, 10),
+	err = a.rest.Do(cctx, http.MethodPost, "/events/user/"+probePrefix+strconv.FormatInt(seq, 10),
 		url.Values{"application": {a.cfg.App}}, nil, nil)
 	if err != nil {
 		if cctx.Err() != nil {

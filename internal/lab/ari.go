@@ -14,48 +14,33 @@
 package lab
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/callrecd/callrecd/ari"
 )
 
 // DefaultRequestTimeout bounds every ARI REST call unless a config says otherwise.
 const DefaultRequestTimeout = 5 * time.Second
 
-// Client is a minimal ARI REST client (basic auth, JSON, one reused connection pool).
+// Client is an ARI client for a lab instance: callrecd's own REST client
+// (ari.REST) plus a loopback-only transport for the events websocket.
 type Client struct {
 	base    *url.URL // http://127.0.0.1:8088/ari
 	user    string
 	pass    string
 	timeout time.Duration
-	hc      *http.Client
-}
-
-// HTTPError is a non-2xx ARI answer.
-type HTTPError struct {
-	Method string
-	Path   string
-	Status int
-	Body   string
-}
-
-func (e *HTTPError) Error() string {
-	return fmt.Sprintf("ARI %s %s: HTTP %d: %s", e.Method, e.Path, e.Status, strings.TrimSpace(e.Body))
+	hc      *http.Client // websocket dials
+	rest    *ari.REST
 }
 
 // IsStatus reports whether err is an ARI answer with the given HTTP status.
-func IsStatus(err error, status int) bool {
-	var he *HTTPError
-	return errors.As(err, &he) && he.Status == status
-}
+func IsStatus(err error, status int) bool { return ari.StatusOf(err) == status }
 
 // NewClient returns a client for the ARI at baseURL (e.g. "http://127.0.0.1:8088").
 // Only loopback addresses are accepted: the lab never leaves the machine.
@@ -93,7 +78,8 @@ func NewClient(baseURL, user, pass string, timeout time.Duration) (*Client, erro
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
 	}
-	return &Client{base: u, user: user, pass: pass, timeout: timeout, hc: &http.Client{Transport: tr}}, nil
+	return &Client{base: u, user: user, pass: pass, timeout: timeout, hc: &http.Client{Transport: tr},
+		rest: ari.NewREST(u.String(), user, pass, timeout)}, nil
 }
 
 func checkLoopback(host string) error {
@@ -110,45 +96,7 @@ func checkLoopback(host string) error {
 // Do issues one ARI request (path relative to /ari, e.g. "/channels/x/answer") bounded by
 // the client's request timeout and ctx, and decodes a JSON answer into out (if non-nil).
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	u := *c.base
-	u.Path += path
-	u.RawQuery = query.Encode()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
-	if err != nil {
-		return err
-	}
-	req.SetBasicAuth(c.user, c.pass)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("ARI %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("ARI %s %s: reading answer: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return &HTTPError{Method: method, Path: path, Status: resp.StatusCode, Body: string(data)}
-	}
-	if out != nil && len(data) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("ARI %s %s: decoding answer: %w", method, path, err)
-		}
-	}
-	return nil
+	return c.rest.Do(ctx, method, path, query, body, out)
 }
 
 // Ping checks that the ARI answers (GET /asterisk/ping).
