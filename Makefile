@@ -29,8 +29,9 @@ run: build ## run callrecd with the example config (Ctrl-C stops it)
 	CALLRECD_EXPORTS__DIR=$(RUN_DIR)/exports CALLRECD_SMTP__HOST= \
 		./$(BIN) migrate -c callrecd.example.yaml
 	CALLRECD_DATABASE__PATH=$(RUN_DIR)/callrecd.db ./$(BIN) import -c callrecd.example.yaml testdata/import.example.yaml
+	@mkdir -p $(RUN_DIR)/spool
 	CALLRECD_DATABASE__PATH=$(RUN_DIR)/callrecd.db CALLRECD_STORAGE__ROOT=$(RUN_DIR)/recordings \
-	CALLRECD_EXPORTS__DIR=$(RUN_DIR)/exports \
+	CALLRECD_EXPORTS__DIR=$(RUN_DIR)/exports CALLRECD_PBX__ASTERISK__RECORDING_SPOOL=$(RUN_DIR)/spool \
 		./$(BIN) serve -c callrecd.example.yaml
 
 # The README's first command: the lab, callrecd attached to it, three real

@@ -13,21 +13,7 @@ import (
 // TestLabConfig proves what testdata/asterisk provides: DIDs, the carrier trunk, REFER
 // and DTMF transfers, the queue and ring group tags, and *26 into Stasis(callrecd).
 func TestLabConfig(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	if err := CheckUp(ctx); err != nil {
-		t.Fatal(err)
-	}
-	pbx, err := ConnectPBX(ctx, DefaultPBXConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pbx.Close()
-	drv, err := NewDriver(ctx, DefaultDriverConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drv.Close()
+	ctx, pbx, drv := labUp(t, 90*time.Second)
 
 	up := func(t *testing.T, ps ...*Party) {
 		t.Helper()

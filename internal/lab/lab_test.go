@@ -15,27 +15,34 @@ import (
 	"time"
 )
 
-func TestLabSmoke(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+// labUp checks the lab answers and connects an observer on the PBX and the
+// peer's driver; both are closed when the test ends.
+func labUp(t *testing.T, timeout time.Duration) (context.Context, *PBX, *Driver) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
 	if err := CheckUp(ctx); err != nil {
 		t.Fatal(err)
 	}
-
 	pbx, err := ConnectPBX(ctx, DefaultPBXConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pbx.Close()
+	t.Cleanup(func() { pbx.Close() })
 	drv, err := NewDriver(ctx, DefaultDriverConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		if err := drv.Close(); err != nil {
 			t.Errorf("driver close: %v", err)
 		}
-	}()
+	})
+	return ctx, pbx, drv
+}
+
+func TestLabSmoke(t *testing.T) {
+	ctx, pbx, drv := labUp(t, 60*time.Second)
 	tones := DefaultTones()
 
 	// 1001 calls 1002; the peer answers as 1002; both play their tones
