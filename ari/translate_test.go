@@ -279,20 +279,8 @@ func TestTranslateUnknownCounted(t *testing.T) {
 // transferee dials the target: the transferer's Hangup is held until that
 // Dial, so the engine never sees a conversation with one party left.
 func TestTranslateBlindTransferHoldsTransfererHangup(t *testing.T) {
-	tr := NewTranslator(traceMapping(), nil)
 	var got []string
-	feed := func(js string) {
-		ev, err := parseEvent([]byte(js))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range tr.Translate(ev) {
-			got = append(got, compact(e))
-		}
-	}
-	tsAt := func(ms int) string {
-		return fmt.Sprintf(`"timestamp":"2026-11-21T19:12:%02d.%03d+0000"`, ms/1000, ms%1000)
-	}
+	feed := translatorFeed(t, &got)
 	trunk := `{"id":"pbx-1.1","name":"PJSIP/carrier-00000001","state":"Up","dialplan":{"context":"from-carrier","exten":"49305551001"}}`
 	user := `{"id":"pbx-1.2","name":"PJSIP/1001-00000002","state":"Up","dialplan":{"context":"phones","exten":"1001"}}`
 	out := `{"id":"pbx-1.3","name":"PJSIP/carrier-00000003","state":"Down","dialplan":{"context":"from-carrier","exten":"s"}}`
@@ -317,8 +305,7 @@ func TestTranslateBlindTransferHoldsTransfererHangup(t *testing.T) {
 	}
 	// a transferee that never dials releases the hold after xferHoldMax
 	got = nil
-	tr2 := NewTranslator(traceMapping(), nil)
-	tr = tr2
+	feed = translatorFeed(t, &got)
 	feed(`{"type":"ChannelCreated",` + tsAt(0) + `,"channel":` + trunk + `}`)
 	feed(`{"type":"ChannelCreated",` + tsAt(1) + `,"channel":` + user + `}`)
 	feed(`{"type":"BridgeBlindTransfer",` + tsAt(2000) + `,"result":"Success","exten":"9","channel":` + user + `,"transferee":` + trunk + `}`)
@@ -334,20 +321,8 @@ func TestTranslateBlindTransferHoldsTransfererHangup(t *testing.T) {
 // hangup stays held through them, then until the transferee dials; the
 // part's end follows the hangup.
 func TestTranslateTransfererHangupBeforeBlindTransfer(t *testing.T) {
-	tr := NewTranslator(traceMapping(), nil)
 	var got []string
-	feed := func(js string) {
-		ev, err := parseEvent([]byte(js))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range tr.Translate(ev) {
-			got = append(got, compact(e))
-		}
-	}
-	tsAt := func(ms int) string {
-		return fmt.Sprintf(`"timestamp":"2026-11-21T19:12:%02d.%03d+0000"`, ms/1000, ms%1000)
-	}
+	feed := translatorFeed(t, &got)
 	a := `{"id":"pbx-1.1","name":"PJSIP/1001-00000001","state":"Up","dialplan":{"context":"phones","exten":"1002"}}`
 	b := `{"id":"pbx-1.2","name":"PJSIP/1002-00000002","state":"Up","dialplan":{"context":"phones","exten":"1002"}}`
 	c := `{"id":"pbx-1.4","name":"PJSIP/1003-00000004","state":"Down","dialplan":{"context":"phones","exten":"s"}}`
@@ -387,20 +362,8 @@ func TestTranslateTransfererHangupBeforeBlindTransfer(t *testing.T) {
 // The other order seen on the lab: the transferee leaves the bridge and
 // enters the dialplan between the transferer's hangup and the transfer.
 func TestTranslateTransfereeDialplanBeforeBlindTransfer(t *testing.T) {
-	tr := NewTranslator(traceMapping(), nil)
 	var got []string
-	feed := func(js string) {
-		ev, err := parseEvent([]byte(js))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range tr.Translate(ev) {
-			got = append(got, compact(e))
-		}
-	}
-	tsAt := func(ms int) string {
-		return fmt.Sprintf(`"timestamp":"2026-11-21T19:12:%02d.%03d+0000"`, ms/1000, ms%1000)
-	}
+	feed := translatorFeed(t, &got)
 	a := `{"id":"pbx-1.1","name":"PJSIP/1001-00000001","state":"Up","dialplan":{"context":"phones","exten":"1002"}}`
 	b := `{"id":"pbx-1.2","name":"PJSIP/1002-00000002","state":"Up","dialplan":{"context":"phones","exten":"1002"}}`
 	br := `{"id":"b1"}`
@@ -420,4 +383,26 @@ func TestTranslateTransfereeDialplanBeforeBlindTransfer(t *testing.T) {
 	if want := []string{"unbridged c1 b1", "unbridged c2 b1", "transfer blind by=c1 transferee=c2 target= exten=1003"}; !slices.Equal(got, want) {
 		t.Fatalf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// translatorFeed returns a function that translates one raw ARI event (JSON)
+// with a fresh translator on the trace mapping and appends the engine events,
+// compacted, to *got.
+func translatorFeed(t *testing.T, got *[]string) func(js string) {
+	tr := NewTranslator(traceMapping(), nil)
+	return func(js string) {
+		t.Helper()
+		ev, err := parseEvent([]byte(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range tr.Translate(ev) {
+			*got = append(*got, compact(e))
+		}
+	}
+}
+
+// tsAt is an ARI timestamp field ms milliseconds into the test minute.
+func tsAt(ms int) string {
+	return fmt.Sprintf(`"timestamp":"2026-11-21T19:12:%02d.%03d+0000"`, ms/1000, ms%1000)
 }

@@ -87,8 +87,12 @@ func TestWatchdogForcesReconnect(t *testing.T) {
 			f.mu.Lock()
 			f.dropProbes, f.appMissing, f.block = false, false, nil
 			f.mu.Unlock()
+			wsConns := func() int { f.mu.Lock(); defer f.mu.Unlock(); return f.wsConns }
 			deadline = time.Now().Add(3 * time.Second)
-			for (a.Stream().Reconnects() == 0 || a.Stats().Resyncs <= resyncs || !a.Connected()) && time.Now().Before(deadline) {
+			// The fake counts a websocket once Accept returns, which may be
+			// after the client already sees itself connected: wait for both.
+			for (a.Stream().Reconnects() == 0 || a.Stats().Resyncs <= resyncs || !a.Connected() || wsConns() < 2) &&
+				time.Now().Before(deadline) {
 				sawDown = sawDown || !a.Connected()
 				time.Sleep(time.Millisecond)
 			}
@@ -99,10 +103,7 @@ func TestWatchdogForcesReconnect(t *testing.T) {
 			if !sawDown {
 				t.Error("the link was never reported down (readyz)")
 			}
-			f.mu.Lock()
-			conns := f.wsConns
-			f.mu.Unlock()
-			if conns < 2 {
+			if conns := wsConns(); conns < 2 {
 				t.Errorf("%d websocket connections, want a new one", conns)
 			}
 		})
