@@ -87,21 +87,8 @@ func (s *Store) UpdateExportJob(ctx context.Context, j ExportJob) error {
 
 // ListExportJobs lists a tenant's export jobs, newest first ("" = all).
 func (s *Store) ListExportJobs(ctx context.Context, tenant string, p Page) ([]ExportJob, error) {
-	rows, err := s.q.QueryContext(ctx, `SELECT `+exportColumns+` FROM export_jobs WHERE (? = '' OR tenant_uuid = ?)
+	return queryList(ctx, s.q, "list exports", scanExport, `SELECT `+exportColumns+` FROM export_jobs WHERE (? = '' OR tenant_uuid = ?)
 		ORDER BY created_at DESC, uuid LIMIT ? OFFSET ?`, tenant, tenant, limitArg(p.Limit), p.Offset)
-	if err != nil {
-		return nil, classify("list exports", err)
-	}
-	defer rows.Close()
-	var out []ExportJob
-	for rows.Next() {
-		j, err := scanExport(rows)
-		if err != nil {
-			return nil, classify("list exports", err)
-		}
-		out = append(out, j)
-	}
-	return out, classify("list exports", rows.Err())
 }
 
 // Export schedule periods: which calls a run exports, relative to its time.
@@ -163,21 +150,8 @@ func (s *Store) GetExportSchedule(ctx context.Context, tenant, uuid string) (Exp
 
 // ListExportSchedules lists schedules by tenant and name ("" = all tenants).
 func (s *Store) ListExportSchedules(ctx context.Context, tenant string) ([]ExportSchedule, error) {
-	rows, err := s.q.QueryContext(ctx, `SELECT `+scheduleColumns+` FROM export_schedules
+	return queryList(ctx, s.q, "list export schedules", scanSchedule, `SELECT `+scheduleColumns+` FROM export_schedules
 		WHERE (? = '' OR tenant_uuid = ?) ORDER BY tenant_uuid, name`, tenant, tenant)
-	if err != nil {
-		return nil, classify("list export schedules", err)
-	}
-	defer rows.Close()
-	var out []ExportSchedule
-	for rows.Next() {
-		sc, err := scanSchedule(rows)
-		if err != nil {
-			return nil, classify("list export schedules", err)
-		}
-		out = append(out, sc)
-	}
-	return out, classify("list export schedules", rows.Err())
 }
 
 // UpdateExportSchedule replaces a schedule's settings and last run time.

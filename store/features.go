@@ -44,22 +44,9 @@ func scanFeature(row interface{ Scan(...any) error }) (FeatureExtension, error) 
 // ListFeatureExtensions lists a tenant's feature extensions ("" tenant: all
 // tenants), optionally only one feature.
 func (s *Store) ListFeatureExtensions(ctx context.Context, tenant, feature string) ([]FeatureExtension, error) {
-	rows, err := s.q.QueryContext(ctx, `SELECT `+featureColumns+` FROM feature_extensions
+	return queryList(ctx, s.q, "list feature extensions", scanFeature, `SELECT `+featureColumns+` FROM feature_extensions
 		WHERE (? = '' OR tenant_uuid = ?) AND (? = '' OR feature = ?) ORDER BY tenant_uuid, id`,
 		tenant, tenant, feature, feature)
-	if err != nil {
-		return nil, classify("list feature extensions", err)
-	}
-	defer rows.Close()
-	var out []FeatureExtension
-	for rows.Next() {
-		f, err := scanFeature(rows)
-		if err != nil {
-			return nil, classify("list feature extensions", err)
-		}
-		out = append(out, f)
-	}
-	return out, classify("list feature extensions", rows.Err())
 }
 
 // GetFeatureExtension reads one feature extension of a tenant ("" = any tenant).

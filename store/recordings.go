@@ -220,19 +220,6 @@ func (s *Store) ListRecordings(ctx context.Context, f RecordingFilter) ([]Record
 	if !f.IncludeDeleted {
 		where = append(where, "deleted = 0")
 	}
-	rows, err := s.q.QueryContext(ctx, `SELECT `+recordingColumns+` FROM recordings`+whereClause(where)+
+	return queryList(ctx, s.q, "list recordings", scanRecording, `SELECT `+recordingColumns+` FROM recordings`+whereClause(where)+
 		` ORDER BY start_at, uuid LIMIT ? OFFSET ?`, append(args, limitArg(f.Limit), f.Offset)...)
-	if err != nil {
-		return nil, classify("list recordings", err)
-	}
-	defer rows.Close()
-	var out []Recording
-	for rows.Next() {
-		r, err := scanRecording(rows)
-		if err != nil {
-			return nil, classify("list recordings", err)
-		}
-		out = append(out, r)
-	}
-	return out, classify("list recordings", rows.Err())
 }

@@ -348,6 +348,26 @@ func intPtr(v sql.NullInt64) *int {
 	return &i
 }
 
+// queryList runs a query and scans every row with scan; op names the
+// operation in errors.
+func queryList[T any](ctx context.Context, q querier, op string, scan func(interface{ Scan(...any) error }) (T, error),
+	query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, classify(op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, classify(op, err)
+		}
+		out = append(out, v)
+	}
+	return out, classify(op, rows.Err())
+}
+
 // checkAffected turns "0 rows changed" into ErrNotFound.
 func checkAffected(op string, res sql.Result, err error) error {
 	if err != nil {

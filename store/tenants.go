@@ -142,20 +142,7 @@ func (s *Store) GetTenant(ctx context.Context, uuid string) (Tenant, error) {
 
 // ListTenants lists every tenant by name.
 func (s *Store) ListTenants(ctx context.Context) ([]Tenant, error) {
-	rows, err := s.q.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY name, uuid`)
-	if err != nil {
-		return nil, classify("list tenants", err)
-	}
-	defer rows.Close()
-	var out []Tenant
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			return nil, classify("list tenants", err)
-		}
-		out = append(out, t)
-	}
-	return out, classify("list tenants", rows.Err())
+	return queryList(ctx, s.q, "list tenants", scanTenant, `SELECT `+tenantColumns+` FROM tenants ORDER BY name, uuid`)
 }
 
 // UpdateTenant replaces a tenant's settings (not its uuid or creation time).

@@ -199,21 +199,8 @@ func (s *Store) Authenticate(ctx context.Context, plain string) (Token, error) {
 
 // ListTokens lists tokens ("" tenant: all, including system tokens).
 func (s *Store) ListTokens(ctx context.Context, tenant string) ([]Token, error) {
-	rows, err := s.q.QueryContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens
+	return queryList(ctx, s.q, "list tokens", scanToken, `SELECT `+tokenColumns+` FROM api_tokens
 		WHERE (? = '' OR tenant_uuid = ?) ORDER BY created_at, id`, tenant, tenant)
-	if err != nil {
-		return nil, classify("list tokens", err)
-	}
-	defer rows.Close()
-	var out []Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, classify("list tokens", err)
-		}
-		out = append(out, t)
-	}
-	return out, classify("list tokens", rows.Err())
 }
 
 // RevokeToken revokes a token by id ("" tenant: any tenant). Revoking twice
