@@ -93,6 +93,21 @@ func (f *fakeARI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.Close(websocket.StatusGoingAway, "asterisk restarting")
 }
 
+// runStream serves sessions from a fake ARI and runs a stream on it (with
+// onConnect as its re-sync hook, if not nil) until the test ends.
+func runStream(t *testing.T, sessions [][][]byte, onConnect func(context.Context)) (context.Context, *Stream, *fakeARI) {
+	t.Helper()
+	fake := &fakeARI{t: t, sessions: sessions, holdOpen: true}
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	s := newTestStream(t, srv, "secret")
+	s.OnConnect = onConnect
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	go s.Run(ctx)
+	return ctx, s, fake
+}
+
 func newTestStream(t *testing.T, srv *httptest.Server, password string) *Stream {
 	return NewStream(StreamConfig{URL: srv.URL + "/ari", Username: "recorder", Password: password, App: "callrecd",
 		ConnectTimeout: 2 * time.Second, MaxBackoff: 50 * time.Millisecond},
@@ -107,13 +122,7 @@ func TestStreamKeepsEveryEventInOrderForASlowConsumer(t *testing.T) {
 	for range 5 {
 		burst = append(burst, events...)
 	}
-	fake := &fakeARI{t: t, sessions: [][][]byte{burst}, holdOpen: true}
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	s := newTestStream(t, srv, "secret")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	go s.Run(ctx)
+	ctx, s, _ := runStream(t, [][][]byte{burst}, nil)
 	for i, want := range burst {
 		ev, err := s.Next(ctx)
 		if err != nil {
@@ -144,16 +153,10 @@ func TestStreamKeepsEveryEventInOrderForASlowConsumer(t *testing.T) {
 func TestStreamReconnectsAndResyncs(t *testing.T) {
 	events := traceEvents(t, "a_internal_snoop_record")
 	half := len(events) / 2
-	fake := &fakeARI{t: t, sessions: [][][]byte{events[:half], events[half:]}, holdOpen: true}
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	s := newTestStream(t, srv, "secret")
 	var mu sync.Mutex
 	var syncs int
-	s.OnConnect = func(context.Context) { mu.Lock(); syncs++; mu.Unlock() }
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	go s.Run(ctx)
+	ctx, s, _ := runStream(t, [][][]byte{events[:half], events[half:]},
+		func(context.Context) { mu.Lock(); syncs++; mu.Unlock() })
 	for i, want := range events {
 		ev, err := s.Next(ctx)
 		if err != nil {
@@ -189,13 +192,7 @@ func TestStreamDetectsApplicationReplaced(t *testing.T) {
 	if cut < 0 {
 		t.Fatal("trace has no ApplicationReplaced")
 	}
-	fake := &fakeARI{t: t, sessions: [][][]byte{events[:cut+1], events[cut+1:]}, holdOpen: true}
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	s := newTestStream(t, srv, "secret")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	go s.Run(ctx)
+	ctx, s, fake := runStream(t, [][][]byte{events[:cut+1], events[cut+1:]}, nil)
 	for i, w := range want {
 		ev, err := s.Next(ctx)
 		if err != nil {

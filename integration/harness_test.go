@@ -209,6 +209,20 @@ func (e *env) eventually(within time.Duration, what string, cond func() bool) {
 func (e *env) call(from, number, callee string) (caller, answered *lab.Party) {
 	e.t.Helper()
 	c, err := e.drv.CallPhone(e.ctx, from, number)
+	return e.answered(c, err, callee)
+}
+
+// inbound: the carrier calls DID did; phone callee answers.
+func (e *env) inbound(did, callee string) (carrier, phone *lab.Party) {
+	e.t.Helper()
+	c, err := e.drv.CallFromCarrier(e.ctx, "+4915112345678", did)
+	return e.answered(c, err, callee)
+}
+
+// answered waits until the placed call c (err: placing it failed) rings at
+// callee on the peer and both sides are up.
+func (e *env) answered(c *lab.Party, err error, callee string) (caller, answered *lab.Party) {
+	e.t.Helper()
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -225,24 +239,14 @@ func (e *env) call(from, number, callee string) (caller, answered *lab.Party) {
 	return c, in
 }
 
-// inbound: the carrier calls DID did; phone callee answers.
-func (e *env) inbound(did, callee string) (carrier, phone *lab.Party) {
+// noRecordingAfterHangup gives a late start time to show, then asserts
+// that the call left no recording.
+func (e *env) noRecordingAfterHangup() {
 	e.t.Helper()
-	c, err := e.drv.CallFromCarrier(e.ctx, "+4915112345678", did)
-	if err != nil {
-		e.t.Fatal(err)
+	time.Sleep(500 * time.Millisecond)
+	if rs := e.recordings(); len(rs) != 0 {
+		e.t.Fatalf("recorded, but must not be: %+v", rs)
 	}
-	in, err := e.drv.Incoming(e.ctx, callee)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := in.WaitUp(e.ctx); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := c.WaitUp(e.ctx); err != nil {
-		e.t.Fatal(err)
-	}
-	return c, in
 }
 
 func (e *env) hangup(p *lab.Party) {
