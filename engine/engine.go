@@ -97,6 +97,8 @@ type call struct {
 	// (a user/API stopped one, or the PBX failed one).
 	autoOff bool
 	ended   bool
+	spare   *spare // prepared recording (ringing calls the policy will record)
+	noSpare bool   // the PBX refused a preparation: start the ordinary way
 }
 
 type recording struct {
@@ -522,6 +524,7 @@ func (e *Engine) merge(ctx context.Context, a, b *call, at time.Time) *call {
 		e.calls[al] = a
 	}
 	b.aliases = nil
+	e.releaseSpare(ctx, b)
 	b.ended = true
 	switch {
 	case b.rowStored && !a.rowStored:
@@ -664,13 +667,14 @@ func (c *call) partyIDs() []string {
 // bridged legs); among those a leg that hears the call before a deaf one
 // (LegDeaf: recording it would capture only its own voice), then an
 // external (trunk) leg, since it survives the users' transfers, then the
-// oldest.
-func (c *call) pickLeg() *channel {
+// oldest. ifAnswered ranks every party as answered (the leg a ringing call
+// would be recorded on).
+func (c *call) pickLeg(ifAnswered bool) *channel {
 	orig := c.originator()
 	var best *channel
 	rank := func(ch *channel) int {
 		r := 0
-		if ch == orig || ch.answered || ch.talking() {
+		if ifAnswered || ch == orig || ch.answered || ch.talking() {
 			r += 8
 		}
 		if !ch.deaf {
@@ -715,6 +719,16 @@ func (e *Engine) evaluate(ctx context.Context, c *call, at time.Time) {
 	if c == nil || c.ended || e.frozen {
 		return
 	}
+	if !c.connected && c.partyCount() > 0 {
+		e.prepareForAnswer(ctx, c)
+		return
+	}
+	e.applyRules(ctx, c, at)
+	// Connected (or over): a preparation the rules did not take is dropped.
+	e.releaseSpare(ctx, c)
+}
+
+func (e *Engine) applyRules(ctx context.Context, c *call, at time.Time) {
 	if c.partyCount() == 0 {
 		if len(c.channels) == 0 {
 			e.endCall(ctx, c, at)
@@ -728,9 +742,6 @@ func (e *Engine) evaluate(ctx context.Context, c *call, at time.Time) {
 		return
 	}
 	rec := c.active()
-	if !c.connected {
-		return
-	}
 	if c.partyCount() < 2 {
 		// The conversation is over (someone hung up): finalize.
 		if rec != nil {
@@ -751,20 +762,21 @@ func (e *Engine) evaluate(ctx context.Context, c *call, at time.Time) {
 		}
 		return
 	}
-	if !c.autoOff && pol.AudioRecordingEnabled && c.autoWanted() {
+	if !c.autoOff && pol.AudioRecordingEnabled && c.autoWanted(false) {
 		e.startRec(ctx, c, ByPolicy, pol, at)
 	}
 }
 
 // autoWanted: some answered party P and the originator O (the oldest party)
 // ask for it: O's outgoing flag for P's kind, or P's incoming flag for O's.
-func (c *call) autoWanted() bool {
+// ifAnswered counts every party as answered (what a ringing call would want).
+func (c *call) autoWanted(ifAnswered bool) bool {
 	o := c.originator()
 	if o == nil {
 		return false
 	}
 	for _, p := range c.channels {
-		if p == o || !p.role.isParty() || !(p.answered || p.talking()) {
+		if p == o || !p.role.isParty() || !(ifAnswered || p.answered || p.talking()) {
 			continue
 		}
 		if u := o.user; u != nil && o.role == RoleInternal {
@@ -790,6 +802,7 @@ func (e *Engine) endCall(ctx context.Context, c *call, at time.Time) {
 			delete(e.recs, r.row.UUID)
 		}
 	}
+	e.releaseSpare(ctx, c)
 	c.ended = true
 	if c.srcSet {
 		c.row.End = at

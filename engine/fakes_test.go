@@ -96,6 +96,57 @@ func (f *fakePBX) Hangup(_ context.Context, id string) error {
 	return nil
 }
 
+// preparingPBX is a fakePBX that also prepares recordings (Preparer). It
+// records prepare/release as commands and keeps the pending preparations.
+type preparingPBX struct {
+	*fakePBX
+	pending map[string]string // name → channel
+	used    map[string]bool   // names prepared and then started or released
+	fail    bool              // PrepareRecording fails
+}
+
+func newPreparingPBX(f *fakePBX) *preparingPBX {
+	return &preparingPBX{fakePBX: f, pending: map[string]string{}, used: map[string]bool{}}
+}
+
+func (p *preparingPBX) PrepareRecording(_ context.Context, ch, name string) error {
+	p.add(cmd{Op: "prepare", Channel: ch, Name: name})
+	if p.fail {
+		return errors.New("no snoop today")
+	}
+	p.pending[name] = ch
+	return nil
+}
+
+func (p *preparingPBX) ReleasePrepared(_ context.Context, name string) error {
+	p.add(cmd{Op: "release", Name: name})
+	delete(p.pending, name)
+	p.used[name] = true
+	return nil
+}
+
+func (p *preparingPBX) StartRecording(ctx context.Context, ch, name, format string) (string, error) {
+	if pch, ok := p.pending[name]; ok {
+		if pch != ch {
+			panic(fmt.Sprintf("recording %s prepared on %s started on %s", name, pch, ch))
+		}
+		delete(p.pending, name)
+		p.used[name] = true
+	} else if p.used[name] && !p.started(name) {
+		panic(fmt.Sprintf("recording %s started after its preparation was released", name))
+	}
+	return p.fakePBX.StartRecording(ctx, ch, name, format)
+}
+
+func (p *preparingPBX) started(name string) bool {
+	for _, c := range p.ops("start") {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 func (f *fakePBX) ops(op string) []cmd {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -293,6 +344,7 @@ type harness struct {
 	store *fakeStore
 	clock *fakeClock
 	ids   int
+	prep  *preparingPBX // set by newPreparingHarness: the engine gets it as its PBX
 }
 
 func newHarness(t testing.TB) *harness {
@@ -301,9 +353,21 @@ func newHarness(t testing.TB) *harness {
 	return h
 }
 
+// newPreparingHarness is a harness whose PBX prepares recordings.
+func newPreparingHarness(t testing.TB) *harness {
+	h := &harness{t: t, pbx: &fakePBX{}, store: newFakeStore(), clock: &fakeClock{t: t0}}
+	h.prep = newPreparingPBX(h.pbx)
+	h.e = h.newEngine()
+	return h
+}
+
 func (h *harness) newEngine() *Engine {
+	var pbx PBX = h.pbx
+	if h.prep != nil {
+		pbx = h.prep
+	}
 	return New(Config{
-		PBX: h.pbx, Settings: h.store, Records: h.store, Clock: h.clock,
+		PBX: pbx, Settings: h.store, Records: h.store, Clock: h.clock,
 		NewID: func() string {
 			h.ids++
 			return fmt.Sprintf("00000000-0000-4000-8000-%012d", h.ids)

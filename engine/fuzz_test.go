@@ -167,6 +167,16 @@ func (m *fuzzModel) check(t *testing.T, step int) {
 			t.Fatalf("step %d: %d active recordings on one call", step, active)
 		}
 	}
+	// Preparations: only ringing calls hold one, on a live leg of theirs,
+	// and the call knows it.
+	if p := m.h.prep; p != nil {
+		for name, chID := range p.pending {
+			ch := e.channels[chID]
+			if ch == nil || ch.call.connected || ch.call.ended || ch.call.spare == nil || ch.call.spare.name != name {
+				t.Fatalf("step %d: preparation %s on %s held outside a ringing call of that leg (%v)", step, name, chID, ch)
+			}
+		}
+	}
 	// PBX side: whatever runs there is an active recording of the engine.
 	for n := range m.running {
 		r := e.recs[n]
@@ -181,12 +191,17 @@ func FuzzEventSequence(f *testing.F) {
 	f.Add([]byte{2, 0, 0, 0, 3, 0, 1, 0, 1, 3, 2, 3, 2, 0, 0, 4, 1, 4, 2, 4, 4, 0, 10, 0, 4, 3, 4, 4})
 	f.Add([]byte{1, 0, 0, 1, 0, 2, 1, 1, 1, 2, 2, 1, 2, 2, 7, 0, 11, 1, 11, 2, 14, 1, 10, 3, 12, 1, 5, 1})
 	f.Add([]byte{0, 0, 1, 0, 4, 1, 1, 1, 1, 4, 2, 1, 2, 4, 6, 1, 6, 3, 13, 40, 6, 1, 6, 3, 8, 0, 9, 1, 3, 1})
+	f.Add([]byte{16, 0, 0, 0, 3, 1, 3, 2, 0, 2, 3, 4, 0, 4, 3})
+	f.Add([]byte{16, 0, 1, 0, 4, 0, 2, 1, 4, 10, 0, 1, 1, 1, 2, 4, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) == 0 {
 			return
 		}
-		h := newHarness(t)
 		cfg := data[0]
+		h := newHarness(t)
+		if cfg&16 != 0 {
+			h = newPreparingHarness(t)
+		}
 		data = data[1:]
 		h.policy("acme", func(p *TenantPolicy) {
 			if cfg&1 != 0 {
@@ -385,6 +400,9 @@ func FuzzEventSequence(f *testing.F) {
 		}
 		if len(m.running) != 0 {
 			t.Fatalf("still running on the PBX: %v", m.running)
+		}
+		if h.prep != nil && len(h.prep.pending) != 0 {
+			t.Fatalf("preparations left on the PBX: %v", h.prep.pending)
 		}
 		for _, r := range h.recs() {
 			if r.State.active() || r.End.IsZero() || r.End.Before(r.Start) {

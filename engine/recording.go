@@ -7,7 +7,7 @@ import (
 
 // startRec starts a new recording of c (one row, one file).
 func (e *Engine) startRec(ctx context.Context, c *call, by StartedBy, pol TenantPolicy, at time.Time) *recording {
-	leg := c.pickLeg()
+	leg := c.pickLeg(false)
 	if leg == nil {
 		return nil
 	}
@@ -15,7 +15,7 @@ func (e *Engine) startRec(ctx context.Context, c *call, by StartedBy, pol Tenant
 		e.describeCall(c)
 		e.storeCall(ctx, c) // retry a failed CreateCall: the file name needs the id
 	}
-	id := e.newID()
+	id, prepared := e.takeSpare(ctx, c, leg)
 	r := &recording{call: c, channel: leg.id}
 	r.row = RecordingRow{
 		UUID: id, CallID: c.row.ID, Tenant: c.tenant, Start: at,
@@ -27,6 +27,9 @@ func (e *Engine) startRec(ctx context.Context, c *call, by StartedBy, pol Tenant
 	h, err := e.pbx.StartRecording(ctx, leg.id, id, pol.Format)
 	if err != nil {
 		e.log.Error("engine: start recording", "recording", id, "channel", leg.id, "err", err)
+		if prepared {
+			e.release(ctx, id)
+		}
 		r.row.State, r.row.End, r.row.FailureReason = StateFailed, at, err.Error()
 		c.autoOff = true
 		e.storeRec(ctx, r)
@@ -46,7 +49,7 @@ func (e *Engine) startRec(ctx context.Context, c *call, by StartedBy, pol Tenant
 // rearm records the same recording (same name: the PBX appends) on a
 // remaining leg after the recorded channel left the call.
 func (e *Engine) rearm(ctx context.Context, r *recording, at time.Time) {
-	leg := r.call.pickLeg()
+	leg := r.call.pickLeg(false)
 	if leg == nil {
 		return
 	}
@@ -80,7 +83,7 @@ func (e *Engine) onLegDeaf(ctx context.Context, id string, at time.Time) {
 	if r == nil || r.channel != id || r.legDead {
 		return
 	}
-	leg := c.pickLeg()
+	leg := c.pickLeg(false)
 	if leg == nil || leg == ch || leg.deaf {
 		e.log.Info("engine: recorded leg is deaf and no other leg hears the call; kept", "recording", r.row.UUID, "channel", id)
 		return

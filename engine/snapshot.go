@@ -21,6 +21,11 @@ import (
 //     engine does not hold now are closed (see OpenRows).
 func (e *Engine) onSnapshot(ctx context.Context, ev Snapshot, at time.Time) {
 	e.frozen = true
+	// Preparations may not have survived what happened while we were away:
+	// drop them; the final evaluation prepares again what still rings.
+	for _, c := range e.calls {
+		e.releaseSpare(ctx, c)
+	}
 	seen := make(map[string]bool, len(ev.Channels))
 	for _, sc := range ev.Channels {
 		if sc.Channel == "" {
