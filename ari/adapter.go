@@ -112,6 +112,7 @@ type Adapter struct {
 	queues map[string]*workQueue
 	recs   map[string]*recState
 	snoops map[string]chan struct{} // snoop id → closed at its StasisStart
+	spares map[string]*spare        // recording name → its spare snoop (PrepareRecording)
 	plays  map[string]chan struct{} // playback id → closed at its PlaybackFinished
 
 	// OnIdle, if set, is called when a recording has no live part on the
@@ -131,6 +132,19 @@ type handlerBox struct{ h Handler }
 type workQueue struct {
 	jobs    []func(context.Context)
 	running bool
+}
+
+// spare is a snoop made before the answer (PrepareRecording) for the
+// recording the engine expects to start on its channel: StartRecording then
+// only has to issue the record. Its id is the recording's part 0
+// ("callrecd-<name>-0"), so a re-sync after a restart adopts a recording
+// made on it like any other part, and finds a spare left unused.
+type spare struct {
+	id, channel, name string
+	ready             chan struct{} // closed at the snoop's StasisStart
+	dropped           bool          // released (a.mu)
+	made              bool          // the snoop request succeeded (a.mu)
+	used              bool          // StartRecording waits for it (a.mu)
 }
 
 type recState struct {
@@ -171,7 +185,7 @@ func NewAdapter(cfg Config, log *slog.Logger) *Adapter {
 		rest:   NewREST(cfg.URL, cfg.Username, cfg.Password, cfg.RequestTimeout),
 		tr:     NewTranslator(cfg.Mapping, log),
 		queues: map[string]*workQueue{}, recs: map[string]*recState{},
-		snoops: map[string]chan struct{}{}, plays: map[string]chan struct{}{},
+		snoops: map[string]chan struct{}{}, plays: map[string]chan struct{}{}, spares: map[string]*spare{},
 		jobCtx: context.Background(),
 	}
 	a.stream = NewStream(StreamConfig{URL: cfg.URL, Username: cfg.Username, Password: cfg.Password, App: cfg.App,
@@ -185,7 +199,10 @@ func NewAdapter(cfg Config, log *slog.Logger) *Adapter {
 	return a
 }
 
-var _ engine.PBX = (*Adapter)(nil)
+var (
+	_ engine.PBX      = (*Adapter)(nil)
+	_ engine.Preparer = (*Adapter)(nil)
+)
 
 // Stream is the adapter's events stream (counters, connection state).
 func (a *Adapter) Stream() *Stream { return a.stream }
@@ -341,7 +358,34 @@ func (a *Adapter) readState(ctx context.Context) (*resyncData, error) {
 	}
 	// Bring the adapter's own view in line.
 	var idle []string
+	liveNames := map[string]bool{}
+	for _, lr := range d.live {
+		liveNames[lr.Name] = true
+	}
+	present := map[string]bool{}
+	for _, ch := range d.chans {
+		present[ch.ID] = true
+	}
 	a.mu.Lock()
+	// Spares: those of channels gone are forgotten; a spare snoop nobody
+	// tracks (left by a previous run) and not recording is deleted.
+	tracked := map[string]bool{}
+	for name, sp := range a.spares {
+		if !present[sp.channel] {
+			delete(a.spares, name)
+			sp.dropped = true
+			continue
+		}
+		tracked[sp.id] = true
+	}
+	var orphans []string
+	for _, ch := range d.chans {
+		if name, part, ok := parseSnoopID(ch.ID); ok && part == 0 && !liveNames[name] && !tracked[ch.ID] {
+			if rs := a.recs[name]; rs == nil || rs.snoop != ch.ID {
+				orphans = append(orphans, ch.ID)
+			}
+		}
+	}
 	for _, lr := range d.live {
 		rs := a.recLocked(lr.Name)
 		if sid := targetChannel(lr.TargetURI); rs.snoop != sid {
@@ -364,6 +408,10 @@ func (a *Adapter) readState(ctx context.Context) (*resyncData, error) {
 	a.mu.Unlock()
 	for _, name := range idle {
 		a.notifyIdle(name)
+	}
+	for _, id := range orphans {
+		a.log.Info("ARI: deleting a spare snoop left unused", "snoop", id)
+		a.enqueue("spare:"+id, func(ctx context.Context) { a.deleteChannel(ctx, id) })
 	}
 	return d, nil
 }
@@ -580,6 +628,43 @@ func (a *Adapter) StartRecording(_ context.Context, channelID, name, format stri
 	return name, nil
 }
 
+// PrepareRecording makes a spare snoop on channelID for recording name
+// (engine.Preparer): a snoop, in the application, that records nothing
+// until StartRecording(channelID, name) records on it. It returns at once.
+func (a *Adapter) PrepareRecording(_ context.Context, channelID, name string) error {
+	if channelID == "" || name == "" {
+		return errors.New("ari: prepare recording: channel and name are required")
+	}
+	a.mu.Lock()
+	if a.spares[name] != nil {
+		a.mu.Unlock()
+		return nil
+	}
+	sp := &spare{id: SnoopPrefix + name + "-0", channel: channelID, name: name, ready: make(chan struct{})}
+	a.spares[name] = sp
+	a.snoops[sp.id] = sp.ready
+	a.mu.Unlock()
+	// On the recording's queue: StartRecording and ReleaseRecording come after.
+	a.enqueue(name, func(ctx context.Context) { a.makeSpare(ctx, sp) })
+	return nil
+}
+
+// ReleasePrepared deletes the spare snoop PrepareRecording made for name,
+// unless StartRecording used it.
+func (a *Adapter) ReleasePrepared(_ context.Context, name string) error {
+	a.mu.Lock()
+	sp := a.spares[name]
+	if sp == nil || sp.used {
+		a.mu.Unlock()
+		return nil
+	}
+	delete(a.spares, name)
+	sp.dropped = true
+	a.mu.Unlock()
+	a.enqueue(name, func(ctx context.Context) { a.dropSpare(ctx, sp) })
+	return nil
+}
+
 // PauseRecording pauses the live recording (paused time is left out).
 func (a *Adapter) PauseRecording(_ context.Context, handle string) error {
 	a.enqueue(handle, func(ctx context.Context) {
@@ -634,7 +719,100 @@ func (a *Adapter) fail(name, channelID, reason string) {
 	a.emit(engine.RecordingFailed{Name: name, Channel: channelID, Reason: reason})
 }
 
+func (a *Adapter) makeSpare(ctx context.Context, sp *spare) {
+	a.mu.Lock()
+	dropped := sp.dropped
+	a.mu.Unlock()
+	if dropped {
+		return // released before it was made; the release's job cleans up
+	}
+	q := url.Values{"spy": {"both"}, "app": {a.cfg.App}, "snoopId": {sp.id}, "appArgs": {"callrecd-spare"}}
+	err := a.rest.Do(ctx, http.MethodPost, "/channels/"+url.PathEscape(sp.channel)+"/snoop", q, nil, nil)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err == nil {
+		sp.made = true
+		return
+	}
+	// StartRecording will make its own snoop.
+	a.log.Info("ARI: spare snoop failed", "channel", sp.channel, "err", err)
+	delete(a.snoops, sp.id)
+	if a.spares[sp.name] == sp {
+		delete(a.spares, sp.name)
+	}
+}
+
+// dropSpare deletes a spare's snoop (if it was made). Run on the
+// recording's queue, after the job that made it.
+func (a *Adapter) dropSpare(ctx context.Context, sp *spare) {
+	a.mu.Lock()
+	delete(a.snoops, sp.id)
+	made := sp.made
+	a.mu.Unlock()
+	if made {
+		a.deleteChannel(ctx, sp.id)
+	}
+}
+
+// useSpare records the first part of name on its spare snoop, if it has
+// one on channelID: at once if the snoop is in the application, else once
+// it is (as a new snoop would be waited for). It reports false when the
+// normal path must run (no spare, or the spare is unusable or on another
+// channel: then it is deleted).
+func (a *Adapter) useSpare(ctx context.Context, channelID, name, format string) bool {
+	a.mu.Lock()
+	sp := a.spares[name]
+	rs := a.recLocked(name)
+	if sp == nil {
+		a.mu.Unlock()
+		return false
+	}
+	if sp.channel != channelID || rs.seq != 0 || rs.snoop != "" {
+		delete(a.spares, name)
+		sp.dropped = true
+		a.mu.Unlock()
+		a.dropSpare(ctx, sp)
+		return false
+	}
+	// Still listed while it is waited for: a re-sync meanwhile keeps it.
+	sp.used = true
+	a.mu.Unlock()
+	forget := func() {
+		if a.spares[name] == sp {
+			delete(a.spares, name)
+		}
+	}
+	select {
+	case <-sp.ready:
+	case <-time.After(a.cfg.SnoopWait):
+		a.log.Warn("ARI: spare snoop never entered the application; making another", "channel", channelID, "snoop", sp.id)
+		a.mu.Lock()
+		forget()
+		a.mu.Unlock()
+		a.dropSpare(ctx, sp)
+		return false
+	}
+	a.mu.Lock()
+	forget()
+	rs.snoop, rs.partDone, rs.stopping = sp.id, make(chan struct{}), false
+	a.mu.Unlock()
+	if err := a.record(ctx, sp.id, name, format); err != nil {
+		a.log.Warn("ARI: record on the spare snoop failed; making another", "channel", channelID, "snoop", sp.id, "err", err)
+		a.mu.Lock()
+		if rs.snoop == sp.id {
+			rs.endPart()
+		}
+		a.mu.Unlock()
+		a.deleteChannel(ctx, sp.id)
+		return false
+	}
+	return true
+}
+
 func (a *Adapter) startPart(ctx context.Context, channelID, name, format string) {
+	if a.useSpare(ctx, channelID, name, format) {
+		return
+	}
 	a.mu.Lock()
 	rs := a.recLocked(name)
 	prev, prevDone := rs.snoop, rs.partDone
@@ -681,18 +859,7 @@ func (a *Adapter) startPart(ctx context.Context, channelID, name, format string)
 	rs.snoop, rs.partDone, rs.stopping = sid, make(chan struct{}), false
 	a.mu.Unlock()
 
-	rq := url.Values{"name": {name}, "format": {format}, "ifExists": {"append"}, "beep": {"false"}, "terminateOn": {"none"}}
-	deadline := time.Now().Add(a.cfg.FinishWait)
-	for {
-		err := a.rest.Do(ctx, http.MethodPost, "/channels/"+url.PathEscape(sid)+"/record", rq, nil, nil)
-		if err == nil {
-			return
-		}
-		if StatusOf(err) == http.StatusConflict && time.Now().Before(deadline) {
-			// A part of this name is still live (append refused): retry.
-			time.Sleep(20 * time.Millisecond)
-			continue
-		}
+	if err := a.record(ctx, sid, name, format); err != nil {
 		a.mu.Lock()
 		if rs.snoop == sid {
 			rs.endPart()
@@ -700,7 +867,20 @@ func (a *Adapter) startPart(ctx context.Context, channelID, name, format string)
 		a.mu.Unlock()
 		a.deleteChannel(ctx, sid)
 		a.fail(name, channelID, "record: "+err.Error())
-		return
+	}
+}
+
+// record records snoop sid into name, retrying while a part of that name is
+// still live (append refused).
+func (a *Adapter) record(ctx context.Context, sid, name, format string) error {
+	rq := url.Values{"name": {name}, "format": {format}, "ifExists": {"append"}, "beep": {"false"}, "terminateOn": {"none"}}
+	deadline := time.Now().Add(a.cfg.FinishWait)
+	for {
+		err := a.rest.Do(ctx, http.MethodPost, "/channels/"+url.PathEscape(sid)+"/record", rq, nil, nil)
+		if err == nil || StatusOf(err) != http.StatusConflict || !time.Now().Before(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -42,6 +42,10 @@ type fakePBX struct {
 	// events are accepted but never delivered (the app's events go elsewhere).
 	appMissing, dropProbes bool
 	wsConns                int // websocket connections accepted
+	// snoopStatus, if set, may refuse a snoop (a status ≥ 400) by its id;
+	// stasisHeld, if set, keeps a snoop's StasisStart back.
+	snoopStatus func(snoopID string) int
+	stasisHeld  func(snoopID string) bool
 }
 
 func newFakePBX(t *testing.T) *fakePBX {
@@ -157,6 +161,13 @@ func (f *fakePBX) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			reply(404, map[string]string{"message": "Channel not found"})
 			return
 		}
+		if f.snoopStatus != nil {
+			if st := f.snoopStatus(q.Get("snoopId")); st >= 400 {
+				reply(st, map[string]string{"message": "snoop refused by the test"})
+				return
+			}
+		}
+		held := f.stasisHeld != nil && f.stasisHeld(q.Get("snoopId"))
 		f.snoopSeq++
 		sn := Channel{ID: q.Get("snoopId"), Name: fmt.Sprintf("Snoop/%s-%08x", spied.ID, f.snoopSeq), State: "Up",
 			Dialplan: DialplanCEP{Context: "default", Exten: "s"}}
@@ -165,6 +176,9 @@ func (f *fakePBX) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		go func() {
 			time.Sleep(time.Millisecond)
 			f.send(map[string]any{"type": "ChannelCreated", "channel": sn})
+			if held {
+				return
+			}
 			f.mu.Lock()
 			f.inStasis[sn.ID] = true
 			f.mu.Unlock()

@@ -56,7 +56,22 @@ func (d *diskGuard) allow(name string) error {
 	return nil
 }
 
-func (d *diskGuard) wrapPBX(p engine.PBX) engine.PBX { return guardedPBX{PBX: p, guard: d} }
+// wrapPBX guards p's StartRecording. The wrapper keeps p's optional
+// engine.Preparer (the engine finds it by type assertion): preparing writes
+// nothing, and a start the guard refuses makes the engine release it.
+func (d *diskGuard) wrapPBX(p engine.PBX) engine.PBX {
+	g := guardedPBX{PBX: p, guard: d}
+	if pr, ok := p.(engine.Preparer); ok {
+		return guardedPreparer{guardedPBX: g, Preparer: pr}
+	}
+	return g
+}
+
+// guardedPreparer is a guardedPBX whose PBX is also an engine.Preparer.
+type guardedPreparer struct {
+	guardedPBX
+	engine.Preparer
+}
 
 func (d *diskGuard) wrapRecords(r engine.Records) engine.Records {
 	return guardedRecords{Records: r, guard: d}

@@ -144,3 +144,43 @@ callrecd_pbx_reconnects_total 1
 type handlerFunc func(context.Context, engine.Event)
 
 func (f handlerFunc) Handle(ctx context.Context, ev engine.Event) { f(ctx, ev) }
+
+// preparingPBX is an acceptingPBX with the optional engine.Preparer.
+type preparingPBX struct {
+	acceptingPBX
+	prepared, released []string
+}
+
+func (p *preparingPBX) PrepareRecording(_ context.Context, ch, name string) error {
+	p.prepared = append(p.prepared, ch+":"+name)
+	return nil
+}
+func (p *preparingPBX) ReleasePrepared(_ context.Context, name string) error {
+	p.released = append(p.released, name)
+	return nil
+}
+
+// The disk guard's wrapper keeps the PBX's optional Preparer, and only that.
+func TestDiskGuardForwardsPreparer(t *testing.T) {
+	guard := newDiskGuard(media.Guard{Root: "/recordings", Floor: media.Floor{Bytes: 1},
+		Statfs: func(string) (media.Space, error) { return media.Space{Free: 10 << 30, Total: 100 << 30}, nil }},
+		prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if _, ok := guard.wrapPBX(&acceptingPBX{}).(engine.Preparer); ok {
+		t.Fatal("a PBX without Preparer became one")
+	}
+	pbx := &preparingPBX{}
+	w := guard.wrapPBX(pbx)
+	pr, ok := w.(engine.Preparer)
+	if !ok {
+		t.Fatal("the wrapper hides the PBX's Preparer")
+	}
+	ctx := context.Background()
+	_ = pr.PrepareRecording(ctx, "ch", "n1")
+	_ = pr.ReleasePrepared(ctx, "n1")
+	if _, err := w.StartRecording(ctx, "ch", "n2", "wav"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(pbx.prepared, ",") != "ch:n1" || strings.Join(pbx.released, ",") != "n1" || strings.Join(pbx.started, ",") != "n2" {
+		t.Fatalf("prepared %v released %v started %v", pbx.prepared, pbx.released, pbx.started)
+	}
+}
