@@ -49,7 +49,7 @@ import (
 
 type options struct {
 	n, transfers     int
-	hold, ramp       time.Duration
+	hold, ramp, ring time.Duration
 	transferMethod   string
 	bin              string
 	build            bool
@@ -71,6 +71,7 @@ func main() {
 	flag.IntVar(&o.transfers, "transfers", 20, "of those, inbound calls the user transfers to an external number")
 	flag.DurationVar(&o.hold, "hold", 20*time.Second, "how long each call lasts after its answer (transfers happen at half)")
 	flag.DurationVar(&o.ramp, "ramp", 5*time.Second, "calls are placed evenly over this span")
+	flag.DurationVar(&o.ring, "ring", 0, "called phones and external numbers ring this long before they answer (0: at once)")
 	flag.StringVar(&o.transferMethod, "transfer", "dtmf", "how users transfer: dtmf (#1, Asterisk hangs the transferer up) or refer (SIP REFER, the phone hangs up 300 ms later)")
 	flag.StringVar(&o.bin, "bin", "bin/callrecd", "the callrecd binary")
 	flag.BoolVar(&o.build, "build", true, "go build the binary (./cmd/callrecd) first")
@@ -196,6 +197,11 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer drv.Close()
+	if o.ring > 0 {
+		for p := 1001; p <= 1004; p++ {
+			drv.SetAnswer(strconv.Itoa(p), lab.Answer{Delay: o.ring})
+		}
+	}
 
 	var perfCmd *exec.Cmd
 	if o.perf != "" {
@@ -439,6 +445,9 @@ func placeCall(ctx context.Context, drv *lab.Driver, o options, i int) callResul
 		caller, err = drv.CallPhone(ctx, phone, strconv.Itoa(1003+(i+1)%2))
 	default:
 		r.kind = "outbound"
+		if o.ring > 0 {
+			drv.SetAnswer(fmt.Sprintf("555%05d", i), lab.Answer{Delay: o.ring})
+		}
 		caller, err = drv.CallExternal(ctx, phone, fmt.Sprintf("555%05d", i))
 	}
 	if err != nil {
@@ -758,8 +767,12 @@ func pct(xs []float64, p float64) float64 {
 func report(w io.Writer, o options, an analysis, rows []store.Recording, before, after cpuSample,
 	samples []cpuSample, results []callResult, callsSpan time.Duration) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(w, "\ncallrecd lab bench: %d concurrent recorded calls (%d transferred to an external number by %s), %s each, placed over %s; %d PBX events observed\n\n",
-		o.n, o.transfers, map[string]string{"dtmf": "DTMF #1", "refer": "SIP REFER"}[o.transferMethod], o.hold, o.ramp, an.events)
+	ring := ""
+	if o.ring > 0 {
+		ring = fmt.Sprintf(", ringing %s before the answer", o.ring)
+	}
+	fmt.Fprintf(w, "\ncallrecd lab bench: %d concurrent recorded calls (%d transferred to an external number by %s), %s each, placed over %s%s; %d PBX events observed\n\n",
+		o.n, o.transfers, map[string]string{"dtmf": "DTMF #1", "refer": "SIP REFER"}[o.transferMethod], o.hold, o.ramp, ring, an.events)
 	fmt.Fprintln(tw, "lag (Asterisk event timestamps, ms)\tn\tp50\tp99\tmax\tgoal\tbare client\t")
 	line := func(name string, xs []float64, goal float64, ref string) {
 		verdict := "ok"
