@@ -234,6 +234,9 @@ func (s *server) listCDR(mode cdrMode) echo.HandlerFunc {
 		if err != nil {
 			return fromStore("cdr", err)
 		}
+		if !csvOut && !prettyJSON(c) {
+			return s.writeCalls(c, calls, total, filtered)
+		}
 		out := cdrList{Items: make([]cdrJSON, len(calls)), Total: total, Filtered: filtered}
 		for i, call := range calls {
 			out.Items[i] = s.renderCDR(call)

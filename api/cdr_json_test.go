@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	"github.com/callrecd/callrecd/store"
 )
 
 // writeCDRList must write exactly what encoding/json's Encoder (echo's
@@ -90,6 +94,85 @@ func TestCDRJSONMatches(t *testing.T) {
 		want, _ := json.Marshal(s)
 		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
 			t.Fatalf("%q: got %q want %q", s, got, want)
+		}
+	}
+}
+
+// writeCalls renders /cdr straight from the store's calls; it must write
+// what writeCDRList writes for the cdrList renderCDR makes of them.
+func TestAppendCallMatchesRenderCDR(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	alphabet := []string{"a", "Z", "0", " ", "\"", "\\", "/", "<", ">", "&", "\x00", "\x1f", "\x7f", "\n", "\t",
+		"é", "€", "😀", "\u2028", "\xff", "\xe2\x82", "'"}
+	str := func() string {
+		if r.IntN(3) == 0 {
+			return ""
+		}
+		var sb strings.Builder
+		for range r.IntN(8) + 1 {
+			sb.WriteString(alphabet[r.IntN(len(alphabet))])
+		}
+		return sb.String()
+	}
+	tm := func() time.Time {
+		switch r.IntN(10) {
+		case 0:
+			return time.Time{}
+		case 1:
+			return time.Date(10000+r.IntN(100), 1, 1, 0, 0, 0, 0, time.UTC)
+		case 2:
+			return time.Unix(-r.Int64N(1e11), r.Int64N(1e9)).UTC()
+		}
+		return time.UnixMicro(r.Int64N(2e15)).UTC()
+	}
+	tp := func() *time.Time {
+		if r.IntN(3) == 0 {
+			return nil
+		}
+		v := tm()
+		return &v
+	}
+	s := &server{contexts: map[string]string{"t1": "ctx-<1>", "t2": ""}, defCtx: "default"}
+	for n := range 20000 {
+		calls := make([]store.Call, r.IntN(4))
+		for i := range calls {
+			c := store.Call{ID: r.Int64() - r.Int64(), TenantUUID: []string{"t1", "t2", "t3", str()}[r.IntN(4)],
+				PBXCallID: str(), Start: tm(), Answer: tp(), End: tp(), Direction: str(),
+				SourceExtension: str(), SourceName: str(), SourceUserUUID: str(), DestinationExtension: str(),
+				DestinationName: str(), DestinationUserUUID: str(), RequestedExtension: str()}
+			switch r.IntN(3) {
+			case 0: // nil
+			case 1:
+				c.Tags = []string{}
+			default:
+				for range r.IntN(3) + 1 {
+					c.Tags = append(c.Tags, str())
+				}
+			}
+			for range r.IntN(3) {
+				c.Recordings = append(c.Recordings, store.Recording{UUID: str(), Start: tm(), End: tp(),
+					Deleted: r.IntN(2) == 0, Filename: str()})
+			}
+			calls[i] = c
+		}
+		total, filtered := r.IntN(1000), r.IntN(1000)
+		l := cdrList{Items: make([]cdrJSON, len(calls)), Total: total, Filtered: filtered}
+		var got []byte
+		got = append(got, `{"items":[`...)
+		for i := range calls {
+			l.Items[i] = s.renderCDR(calls[i])
+			if i > 0 {
+				got = append(got, ',')
+			}
+			got = s.appendCall(got, &calls[i])
+		}
+		got = append(got, `],"total":`...)
+		got = append(got, strconv.Itoa(total)...)
+		got = append(got, `,"filtered":`...)
+		got = append(got, strconv.Itoa(filtered)...)
+		got = append(got, '}')
+		if want := appendCDRList(nil, &l); !bytes.Equal(got, want) {
+			t.Fatalf("page %d:\n got %s\nwant %s", n, got, want)
 		}
 	}
 }

@@ -126,37 +126,36 @@ func checkLen(field, v string, max int) error {
 const tsLayout = "2006-01-02T15:04:05.000000-07:00"
 
 // ts renders a time as Wazo does: ISO 8601 with microseconds and +00:00.
-// It writes the digits itself (a CDR page formats a few hundred times);
-// years outside 0–9999 go through time.Format.
 func ts(t time.Time) string {
+	var b [32]byte
+	return string(appendTS(b[:0], t))
+}
+
+// appendTS appends ts(t). It writes the digits itself (a CDR page formats
+// a few hundred times); years outside 0–9999 go through time.Format.
+func appendTS(b []byte, t time.Time) []byte {
 	t = t.UTC()
 	year, month, day := t.Date()
 	if year < 0 || year > 9999 {
-		return t.Format(tsLayout)
+		return t.AppendFormat(b, tsLayout)
 	}
 	hour, minute, sec := t.Clock()
-	var b [32]byte
+	n := len(b)
+	b = append(b, "0000-00-00T00:00:00.000000+00:00"...)
 	put := func(i, v, width int) {
-		for j := i + width - 1; j >= i; j-- {
+		for j := n + i + width - 1; j >= n+i; j-- {
 			b[j] = byte('0' + v%10)
 			v /= 10
 		}
 	}
 	put(0, year, 4)
-	b[4] = '-'
 	put(5, int(month), 2)
-	b[7] = '-'
 	put(8, day, 2)
-	b[10] = 'T'
 	put(11, hour, 2)
-	b[13] = ':'
 	put(14, minute, 2)
-	b[16] = ':'
 	put(17, sec, 2)
-	b[19] = '.'
 	put(20, t.Nanosecond()/1000, 6)
-	copy(b[26:], "+00:00")
-	return string(b[:])
+	return b
 }
 
 func tsPtr(t *time.Time) *string {
