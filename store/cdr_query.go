@@ -173,11 +173,8 @@ func (s *Store) QueryCDR(ctx context.Context, q CDRQuery) (calls []Call, total, 
 	// LIMIT and OFFSET are written into the SQL (they are ints), for the
 	// same reason: SQLite plans with a bound LIMIT's value and recompiles
 	// such a statement whenever it is rebound.
-	rows, err := s.r.QueryContext(ctx, `SELECT `+callColumns+` FROM calls`+whereClause(where)+
-		` ORDER BY `+order+dir+`, id`+dir+` LIMIT `+strconv.Itoa(limitArg(q.Limit))+` OFFSET `+strconv.Itoa(q.Offset), args...)
-	if err != nil {
-		return nil, 0, 0, classify("query cdr", err)
-	}
+	pageSQL := ` FROM calls` + whereClause(where) + ` ORDER BY ` + order + dir + `, id` + dir +
+		` LIMIT ` + strconv.Itoa(limitArg(q.Limit)) + ` OFFSET ` + strconv.Itoa(q.Offset)
 	// Room for the page up front (a Call is large): what the count says is
 	// left, at most the limit and at most 1000.
 	want := min(filtered-q.Offset, 1000)
@@ -185,6 +182,22 @@ func (s *Store) QueryCDR(ctx context.Context, q CDRQuery) (calls []Call, total, 
 		want = min(want, q.Limit)
 	}
 	calls = make([]Call, 0, max(want, 0))
+	if q.RecordingSummary {
+		// The page and its recordings in one query: the page's calls in
+		// order, each followed by its recordings (a call without any comes
+		// once, with NULLs). SQLite keeps the subquery's order (no sort).
+		err = s.queryCallsWithRecordingSummaries(ctx, &calls, `SELECT `+cCallColumns+
+			`, r.uuid, r.tenant_uuid, r.start_at, r.end_at, r.filename, r.deleted FROM (SELECT `+callColumns+`, `+order+` AS sort_key`+
+			pageSQL+`) c LEFT JOIN recordings r ON r.call_id = c.id ORDER BY c.sort_key`+dir+`, c.id`+dir, args)
+		if err != nil {
+			return nil, 0, 0, classify("query cdr", err)
+		}
+		return calls, total, filtered, nil
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+callColumns+pageSQL, args...)
+	if err != nil {
+		return nil, 0, 0, classify("query cdr", err)
+	}
 	for rows.Next() {
 		c, err := scanCall(rows)
 		if err != nil {
@@ -197,11 +210,7 @@ func (s *Store) QueryCDR(ctx context.Context, q CDRQuery) (calls []Call, total, 
 	if err := rows.Err(); err != nil {
 		return nil, 0, 0, classify("query cdr", err)
 	}
-	attach := s.attachRecordings
-	if q.RecordingSummary {
-		attach = s.attachRecordingSummaries
-	}
-	if err := attach(ctx, calls); err != nil {
+	if err := s.attachRecordings(ctx, calls); err != nil {
 		return nil, 0, 0, classify("query cdr", err)
 	}
 	return calls, total, filtered, nil

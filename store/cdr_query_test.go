@@ -185,7 +185,9 @@ func TestCallCountsBackfilledByMigration(t *testing.T) {
 }
 
 // RecordingSummary loads the listing's fields of each recording, in the
-// same order (start, then uuid) as the full load; paging and counts agree.
+// same order (start, then uuid) as the full load (which reads them with a
+// query of its own; the summary joins them to the page); paging and counts
+// agree.
 func TestQueryCDRRecordingSummary(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
@@ -211,6 +213,8 @@ func TestQueryCDRRecordingSummary(t *testing.T) {
 		{Tenant: tenantA, CallDirection: DirectionInbound, Desc: true, Page: Page{Limit: 7, Offset: 3}},
 		{Tenant: tenantA, Order: "duration", Page: Page{Limit: 1}},
 		{Tenant: tenantA, Page: Page{Offset: 100}},
+		{Tenant: tenantA, Order: "id", Desc: true, Page: Page{Limit: 10, Offset: 2}},
+		{Tenant: tenantA, Order: "answered", Recorded: new(true), Page: Page{Limit: 5}},
 	} {
 		full, total, filtered, err := s.QueryCDR(ctx, q)
 		if err != nil {
