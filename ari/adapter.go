@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -582,6 +583,10 @@ func (a *Adapter) enqueue(key string, job func(context.Context)) {
 	a.mu.Unlock()
 	if start {
 		go a.drain(key, q)
+		// Let the command go out now, before the caller (the event loop,
+		// which goes on to the engine's store writes) takes the processor
+		// back: the new goroutine is next on this P.
+		runtime.Gosched()
 	}
 }
 
