@@ -567,6 +567,7 @@ type analysis struct {
 	startLags []float64 // ms
 	stopLags  []float64 // transfer → RecordingFinished
 	reactLags []float64 // external-only decidable → RecordingFinished
+	delivery  []float64 // Asterisk timestamp → the observer received the event
 	calls     int       // answered calls seen
 	unrec     int       // answered calls without a RecordingStarted
 	recs      int
@@ -591,6 +592,7 @@ func analyze(evs []lab.Event) analysis {
 	recs := map[string]*recInfo{}
 	snoopOf := map[string]string{} // snoop channel id → spied channel id
 	var transfers []transferInfo
+	var delivery []float64
 	ch := func(c *lab.Channel) *chanInfo {
 		ci := chans[c.ID]
 		if ci == nil {
@@ -604,6 +606,10 @@ func analyze(evs []lab.Event) analysis {
 	}
 	for _, e := range evs {
 		at := asteriskTime(e.Timestamp)
+		if !at.IsZero() && !e.Received.IsZero() {
+			// Asterisk stamps to the millisecond (truncated): half a ms back
+			delivery = append(delivery, ms(e.Received.Sub(at))-0.5)
+		}
 		var ci *chanInfo
 		if e.Channel != nil && e.Channel.ID != "" {
 			ci = ch(e.Channel)
@@ -672,6 +678,7 @@ func analyze(evs []lab.Event) analysis {
 	}
 	var an analysis
 	an.events = len(evs)
+	an.delivery = delivery
 	// calls: linked id → answer (first callee PJSIP leg Up) and first recording start
 	answer := map[string]time.Time{}
 	for _, c := range chans {
@@ -784,6 +791,10 @@ func report(w io.Writer, o options, an analysis, rows []store.Recording, before,
 	line("answer → RecordingStarted", an.startLags, o.startGoal, "3 / 6")
 	line("transfer → RecordingFinished", an.stopLags, o.stopGoal, "")
 	line("  external-only → RecordingFinished", an.reactLags, o.stopGoal, "")
+	// The PBX's own part of every lag above: how late its events reach a
+	// client that does nothing else (the observer).
+	fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.1f\t%s\t%s\t\n", "(PBX → observer event delivery)", len(an.delivery),
+		pct(an.delivery, 50), pct(an.delivery, 99), pct(an.delivery, 100), "", "p99 4.5")
 	tw.Flush()
 	fmt.Fprintln(w)
 
