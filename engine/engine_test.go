@@ -1119,11 +1119,10 @@ func TestSIPMessage(t *testing.T) {
 			},
 		},
 		{
-			name:  "in dialog command; text/plain JSON ignored out of dialog",
+			name:  "in dialog command, from the dialog's own channel",
 			setup: func(h *harness) { h.user("1001", outInt); h.user("1002", nil) },
 			run: func(h *harness) {
 				internalCall(h)
-				h.send(TextMessage{ContentType: "text/plain", Body: body("pause", "L1")})
 				h.send(TextMessage{Channel: "B", ContentType: "text/plain", Body: "pause-audio-recording"})
 			},
 			check: func(t *testing.T, h *harness) {
@@ -1133,13 +1132,47 @@ func TestSIPMessage(t *testing.T) {
 			},
 		},
 		{
+			// Asterisk refuses application/x-media-control+json out of
+			// dialog (415): the same JSON comes as text/plain.
+			name:  "text/plain JSON out of dialog from the endpoint the PBX identified",
+			setup: func(h *harness) { h.user("1001", outInt); h.user("1002", nil) },
+			run: func(h *harness) {
+				internalCall(h)
+				h.send(TextMessage{Endpoint: "1002", From: "<sip:1002@127.0.0.1>;tag=x", ContentType: "text/plain", Body: body("pause", "L1")})
+			},
+			check: func(t *testing.T, h *harness) {
+				if r := h.one(); r.State != StatePaused || len(r.Paused) != 1 {
+					t.Fatalf("%+v", r)
+				}
+			},
+		},
+		{
+			name:  "only an internal party of the call may pause it",
+			setup: func(h *harness) { h.user("1001", inExt); h.user("1003", nil) },
+			run: func(h *harness) {
+				inboundCall(h)
+				h.send(
+					TextMessage{Endpoint: "1003", ContentType: MediaControlContentType, Body: body("pause", "L1")},                             // another user
+					TextMessage{Endpoint: "1003", From: "sip:1001@127.0.0.1", ContentType: MediaControlContentType, Body: body("pause", "L1")}, // spoofed From
+					TextMessage{From: "<sip:+4915112345678@127.0.0.2>", ContentType: MediaControlContentType, Body: body("pause", "L1")},       // the external caller
+					TextMessage{ContentType: MediaControlContentType, Body: body("pause", "L1")},                                               // nobody
+					TextMessage{Channel: "T", ContentType: "text/plain", Body: "pause-audio-recording"},                                        // the trunk's dialog
+				)
+			},
+			check: func(t *testing.T, h *harness) {
+				if r := h.one(); r.State != StateRecording || len(r.Paused) != 0 {
+					t.Fatalf("%+v", r)
+				}
+			},
+		},
+		{
 			name:  "bad JSON and unknown sessions are ignored",
 			setup: func(h *harness) { h.user("1001", outInt); h.user("1002", nil) },
 			run: func(h *harness) {
 				internalCall(h)
-				h.send(TextMessage{ContentType: MediaControlContentType, Body: "{"},
-					TextMessage{ContentType: MediaControlContentType, Body: body("pause", "nope")},
-					TextMessage{ContentType: MediaControlContentType, Body: body("explode", "L1")})
+				h.send(TextMessage{From: "sip:1001@pbx", ContentType: MediaControlContentType, Body: "{"},
+					TextMessage{From: "sip:1001@pbx", ContentType: MediaControlContentType, Body: body("pause", "nope")},
+					TextMessage{From: "sip:1001@pbx", ContentType: MediaControlContentType, Body: body("explode", "L1")})
 			},
 			check: func(t *testing.T, h *harness) {
 				if r := h.one(); r.State != StateRecording {
@@ -1148,6 +1181,21 @@ func TestSIPMessage(t *testing.T) {
 			},
 		},
 	})
+}
+
+func TestSIPUser(t *testing.T) {
+	for in, want := range map[string]string{
+		"<sip:1001@127.0.0.1>;tag=20f3a07f": "1001",
+		"sip:1001@pbx":                      "1001",
+		`"Bob" <sips:1002@host:5061>`:       "1002",
+		"<sip:1003;user=phone@h>":           "1003",
+		"1001":                              "",
+		"":                                  "",
+	} {
+		if got := sipUser(in); got != want {
+			t.Errorf("sipUser(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
 
 func TestFilename(t *testing.T) {

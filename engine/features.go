@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"strings"
@@ -199,11 +200,18 @@ type mediaControl struct {
 }
 
 // onTextMessage applies PortSIP's pause/resume SIP MESSAGE: a JSON body
-// {"operation":"pause"|"resume","session_id":…} with Content-Type
-// application/x-media-control+json (out of dialog or in dialog), or, in
-// dialog, a plain "pause-audio-recording"/"resume-audio-recording" body.
-// The engine does not authenticate the sender: the SIP side (or the PBX
-// dialplan) must only pass messages from the tenant's own endpoints.
+// {"operation":"pause"|"resume","session_id":…}, or, in dialog, a plain
+// "pause-audio-recording"/"resume-audio-recording" body.
+//
+// The JSON is read whatever the Content-Type says: PortSIP's phones send
+// application/x-media-control+json, but Asterisk refuses an out-of-dialog
+// MESSAGE of any type but text/plain (415, trace g), so there the same body
+// arrives as text/plain.
+//
+// Only an internal party of the call may pause or resume it, so nobody
+// silences somebody else's recorded call by knowing its session id: the
+// sender is the endpoint the PBX identified (Endpoint), else the user part
+// of From; in dialog, the dialog's own channel.
 func (e *Engine) onTextMessage(ctx context.Context, ev TextMessage, at time.Time) {
 	ct := ev.ContentType
 	if ct == "" {
@@ -216,17 +224,19 @@ func (e *Engine) onTextMessage(ctx context.Context, ev TextMessage, at time.Time
 	if i := strings.IndexByte(ct, ';'); i >= 0 {
 		ct = ct[:i]
 	}
+	body := strings.TrimSpace(ev.Body)
 	var op, session string
-	if strings.EqualFold(strings.TrimSpace(ct), MediaControlContentType) {
+	switch {
+	case strings.HasPrefix(body, "{") || strings.EqualFold(strings.TrimSpace(ct), MediaControlContentType):
 		var m mediaControl
-		if err := json.Unmarshal([]byte(ev.Body), &m); err != nil {
+		if err := json.Unmarshal([]byte(body), &m); err != nil {
 			e.log.Warn("engine: bad media control message", "from", ev.From, "err", err)
 			return
 		}
 		op, session = m.Operation, m.SessionID
-	} else if ev.Channel != "" {
-		op = strings.TrimSpace(ev.Body)
-	} else {
+	case ev.Channel != "":
+		op = body
+	default:
 		return
 	}
 	var c *call
@@ -237,6 +247,11 @@ func (e *Engine) onTextMessage(ctx context.Context, ev TextMessage, at time.Time
 	}
 	if c == nil {
 		e.log.Info("engine: media control for unknown session", "session", session, "channel", ev.Channel)
+		return
+	}
+	if !c.sentByParty(ev) {
+		e.log.Warn("engine: media control refused: the sender is not an internal party of the call",
+			"sender", cmp.Or(ev.Endpoint, ev.From), "pbx_call_id", c.pbxID, "operation", op)
 		return
 	}
 	var err error
@@ -251,4 +266,39 @@ func (e *Engine) onTextMessage(ctx context.Context, ev TextMessage, at time.Time
 	if err != nil {
 		e.log.Info("engine: media control refused", "operation", op, "pbx_call_id", c.pbxID, "err", err)
 	}
+}
+
+// sentByParty reports whether a media control message comes from an
+// internal party of c (see onTextMessage).
+func (c *call) sentByParty(ev TextMessage) bool {
+	sender := ev.Endpoint
+	if sender == "" {
+		sender = sipUser(ev.From)
+	}
+	for _, ch := range c.channels {
+		if ch.role != RoleInternal {
+			continue
+		}
+		if ch.id == ev.Channel || sender != "" && ch.endpoint == sender {
+			return true
+		}
+	}
+	return false
+}
+
+// sipUser is the user part of a SIP address ("<sip:1001@host>;tag=x" → "1001").
+func sipUser(addr string) string {
+	if i := strings.IndexByte(addr, '<'); i >= 0 {
+		addr = addr[i+1:]
+		if j := strings.IndexByte(addr, '>'); j >= 0 {
+			addr = addr[:j]
+		}
+	}
+	if i := strings.IndexByte(addr, ':'); i >= 0 {
+		addr = addr[i+1:]
+	}
+	if i := strings.IndexAny(addr, "@;"); i >= 0 {
+		return addr[:i]
+	}
+	return ""
 }
