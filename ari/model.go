@@ -107,7 +107,15 @@ type rawEvent struct {
 	// Playback*
 	Playback *Playback `json:"playback"`
 	// TextMessageReceived
-	Message *TextMessage `json:"message"`
+	Message  *TextMessage `json:"message"`
+	Endpoint *Endpoint    `json:"endpoint"`
+}
+
+// Endpoint is the part of an ARI endpoint callrecd reads: the sender of a
+// TextMessageReceived, as the PBX identified it.
+type Endpoint struct {
+	Technology string `json:"technology"`
+	Resource   string `json:"resource"`
 }
 
 func decodeRaw(data json.RawMessage) (rawEvent, error) {

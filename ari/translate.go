@@ -298,8 +298,11 @@ func (t *Translator) Translate(ev Event) []engine.Event {
 	case "TextMessageReceived":
 		if r.Message != nil {
 			m := r.Message
-			out = append(out, engine.TextMessage{At: at, From: m.From, ContentType: m.Variables["Content-Type"],
-				Headers: m.Variables, Body: m.Body})
+			tm := engine.TextMessage{At: at, From: m.From, ContentType: m.Variables["Content-Type"], Headers: m.Variables, Body: m.Body}
+			if r.Endpoint != nil {
+				tm.Endpoint = r.Endpoint.Resource
+			}
+			out = append(out, tm)
 		}
 	default:
 		if !ignoredTypes[r.Type] {

@@ -74,7 +74,7 @@ func compact(ev engine.Event) string {
 	case engine.FeatureCall:
 		return "feature " + short(e.Channel) + " " + e.Feature
 	case engine.TextMessage:
-		return "message from=" + e.From + " type=" + e.ContentType + " " + e.Body
+		return "message endpoint=" + e.Endpoint + " from=" + e.From + " type=" + e.ContentType + " " + e.Body
 	case engine.Hangup:
 		return fmt.Sprintf("hangup %s %d", short(e.Channel), e.Cause)
 	case engine.RecordingStarted:
@@ -219,7 +219,7 @@ func TestTranslateTraceFacts(t *testing.T) {
 			"created c58 call=c57 internal 1003 ep=1003 tenant=acme to=1003 queue=support",
 		}, nil},
 		{"g_sip_message", []string{
-			`message from=<sip:1001@127.0.0.1> type=text/plain {"operation":"pause","session_id":"c0ffee-1234"}`,
+			`message endpoint=1001 from=<sip:1001@127.0.0.1> type=text/plain {"operation":"pause","session_id":"c0ffee-1234"}`,
 		}, nil},
 	}
 	for _, tc := range cases {
