@@ -53,6 +53,7 @@ type options struct {
 	transferMethod   string
 	bin              string
 	build            bool
+	bare             bool
 	keep             bool
 	warmup           bool
 	timeout          time.Duration
@@ -75,6 +76,7 @@ func main() {
 	flag.StringVar(&o.transferMethod, "transfer", "dtmf", "how users transfer: dtmf (#1, Asterisk hangs the transferer up) or refer (SIP REFER, the phone hangs up 300 ms later)")
 	flag.StringVar(&o.bin, "bin", "bin/callrecd", "the callrecd binary")
 	flag.BoolVar(&o.build, "build", true, "go build the binary (./cmd/callrecd) first")
+	flag.BoolVar(&o.bare, "bare", false, "measure the bare client (snoop at the callee's answer, record at the snoop's StasisStart; nothing else) instead of callrecd, under the same load; no transfers")
 	flag.BoolVar(&o.keep, "keep", false, "keep the run's folder (config, index, recordings, log) under build/")
 	flag.DurationVar(&o.timeout, "timeout", 4*time.Minute, "the whole run's limit")
 	flag.StringVar(&o.logLevel, "log-level", "info", "callrecd's log level")
@@ -86,6 +88,13 @@ func main() {
 	if o.n < 1 || o.transfers < 0 || o.transfers > o.n || o.hold < 4*time.Second {
 		fmt.Fprintln(os.Stderr, "labbench: need n >= 1, 0 <= transfers <= n, hold >= 4s")
 		os.Exit(2)
+	}
+	if o.bare {
+		o.transfers = 0 // the bare client stops nothing
+		if o.perf != "" {
+			fmt.Fprintln(os.Stderr, "labbench: -perf records callrecd; not with -bare")
+			os.Exit(2)
+		}
 	}
 	if o.transferMethod != "dtmf" && o.transferMethod != "refer" {
 		fmt.Fprintln(os.Stderr, "labbench: -transfer is dtmf or refer")
@@ -145,7 +154,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	peerPid, _ := lab.InstancePid("peer")
-	if o.build {
+	if o.build && !o.bare {
 		fmt.Fprintln(os.Stderr, "labbench: go build -o", o.bin, "./cmd/callrecd")
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", o.bin, "./cmd/callrecd")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -167,15 +176,30 @@ func run(ctx context.Context, o options) error {
 	if err := os.WriteFile(importPath, []byte(benchUsers()), 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "labbench: starting callrecd serve (folder %s)\n", dir)
-	cr, err := lab.StartCallrecd(ctx, lab.CallrecdConfig{Bin: o.bin, Dir: dir, Import: importPath, LogLevel: o.logLevel})
-	if err != nil {
-		return err
+	spool := filepath.Join(mustASTRoot(), "var", "spool", "asterisk", "recording")
+	var cr *lab.Callrecd
+	var bare *bareClient
+	if o.bare {
+		fmt.Fprintln(os.Stderr, "labbench: starting the bare client (no callrecd)")
+		if bare, err = startBare(ctx, spool); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(os.Stderr, "labbench: starting callrecd serve (folder %s)\n", dir)
+		if cr, err = lab.StartCallrecd(ctx, lab.CallrecdConfig{Bin: o.bin, Dir: dir, Import: importPath, LogLevel: o.logLevel}); err != nil {
+			return err
+		}
 	}
 	stopped := false
 	defer func() {
-		if !stopped {
+		if stopped {
+			return
+		}
+		if cr != nil {
 			_ = cr.Stop(10 * time.Second)
+		}
+		if bare != nil {
+			_ = bare.stop()
 		}
 	}()
 
@@ -222,7 +246,9 @@ func run(ctx context.Context, o options) error {
 	// CPU sampler
 	sample := func() cpuSample {
 		s := cpuSample{at: time.Now()}
-		s.callrecd, _ = lab.ProcessCPU(cr.Pid)
+		if cr != nil {
+			s.callrecd, _ = lab.ProcessCPU(cr.Pid)
+		}
 		s.pbx, _ = lab.ProcessCPU(pbxPid)
 		if peerPid > 0 {
 			s.peer, _ = lab.ProcessCPU(peerPid)
@@ -287,12 +313,15 @@ func run(ctx context.Context, o options) error {
 			failed = append(failed, fmt.Sprintf("call %d (%s): %v", i, r.kind, r.err))
 		}
 	}
-	// callrecd finishes: every recording stopped and its file moved out of the spool
-	spool := filepath.Join(mustASTRoot(), "var", "spool", "asterisk", "recording")
+	// callrecd finishes: every recording stopped and its file moved out of the spool (the
+	// bare client's files stay there until it stops)
 	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
 	for {
 		evs := obs.Events.Events()[evStart:]
 		n := spoolFiles(spool, evs)
+		if bare != nil {
+			n = 0
+		}
 		if n == 0 && recordingsSettled(evs) {
 			break
 		}
@@ -318,27 +347,33 @@ func run(ctx context.Context, o options) error {
 			fmt.Fprintln(os.Stderr, "labbench:", err)
 		}
 	}
-	stopErr := cr.Stop(15 * time.Second)
 	stopped = true
-	if stopErr != nil {
-		failed = append(failed, fmt.Sprintf("callrecd did not stop cleanly: %v", stopErr))
-	}
-	rows, rerr := readRecordings(ctx, cr.DBPath)
-	if rerr != nil {
-		failed = append(failed, "reading the index: "+rerr.Error())
+	var rows []store.Recording
+	if bare != nil {
+		if err := bare.stop(); err != nil {
+			failed = append(failed, "bare client: "+err.Error())
+		}
+	} else {
+		if err := cr.Stop(15 * time.Second); err != nil {
+			failed = append(failed, fmt.Sprintf("callrecd did not stop cleanly: %v", err))
+		}
+		var rerr error
+		if rows, rerr = readRecordings(ctx, cr.DBPath); rerr != nil {
+			failed = append(failed, "reading the index: "+rerr.Error())
+		}
 	}
 	// the run's rows only (not the warm-up call's)
 	rows = slices.DeleteFunc(rows, func(r store.Recording) bool { return r.Start.Before(before.at) })
 	an := analyze(events)
 	report(os.Stdout, o, an, rows, before, after, samples, results, callsDone.Sub(t0))
-	if n := strings.Count(cr.LogTail(100000), "level=ERROR"); n > 0 {
+	if n := countErrors(cr); n > 0 {
 		failed = append(failed, fmt.Sprintf("callrecd logged %d errors (log: %s, kept with -keep)", n, cr.LogPath))
 	}
 	if len(failed) > 0 {
 		for _, f := range failed {
 			fmt.Fprintln(os.Stderr, "labbench: PROBLEM:", f)
 		}
-		if o.keep {
+		if o.keep && cr != nil {
 			fmt.Fprintln(os.Stderr, "labbench: callrecd log:", cr.LogPath)
 		}
 		return fmt.Errorf("%d problem(s) during the run", len(failed))
@@ -347,6 +382,14 @@ func run(ctx context.Context, o options) error {
 		fmt.Fprintln(os.Stderr, "labbench: run folder kept:", dir)
 	}
 	return nil
+}
+
+// countErrors counts the errors callrecd logged (0 without callrecd).
+func countErrors(cr *lab.Callrecd) int {
+	if cr == nil {
+		return 0
+	}
+	return strings.Count(cr.LogTail(100000), "level=ERROR")
 }
 
 func mustASTRoot() string {
@@ -778,8 +821,12 @@ func report(w io.Writer, o options, an analysis, rows []store.Recording, before,
 	if o.ring > 0 {
 		ring = fmt.Sprintf(", ringing %s before the answer", o.ring)
 	}
-	fmt.Fprintf(w, "\ncallrecd lab bench: %d concurrent recorded calls (%d transferred to an external number by %s), %s each, placed over %s%s; %d PBX events observed\n\n",
-		o.n, o.transfers, map[string]string{"dtmf": "DTMF #1", "refer": "SIP REFER"}[o.transferMethod], o.hold, o.ramp, ring, an.events)
+	who := "callrecd"
+	if o.bare {
+		who = "BARE CLIENT (not callrecd)"
+	}
+	fmt.Fprintf(w, "\n%s lab bench: %d concurrent recorded calls (%d transferred to an external number by %s), %s each, placed over %s%s; %d PBX events observed\n\n",
+		who, o.n, o.transfers, map[string]string{"dtmf": "DTMF #1", "refer": "SIP REFER"}[o.transferMethod], o.hold, o.ramp, ring, an.events)
 	fmt.Fprintln(tw, "lag (Asterisk event timestamps, ms)\tn\tp50\tp99\tmax\tgoal\tbare client\t")
 	line := func(name string, xs []float64, goal float64, ref string) {
 		verdict := "ok"
@@ -837,11 +884,22 @@ func report(w io.Writer, o options, an analysis, rows []store.Recording, before,
 		}
 		return fmt.Sprintf("%.3f %%", 100*float64(b-a)/float64(d)/float64(o.n))
 	}
-	fmt.Fprintf(tw, "callrecd\t%.2f s\t%.1f ms\t%s\t\n", crCPU.Seconds(), ms(crCPU)/float64(recorded), q(qa.callrecd, qb.callrecd))
+	if !o.bare {
+		fmt.Fprintf(tw, "callrecd\t%.2f s\t%.1f ms\t%s\t\n", crCPU.Seconds(), ms(crCPU)/float64(recorded), q(qa.callrecd, qb.callrecd))
+	}
 	fmt.Fprintf(tw, "Asterisk PBX\t%.2f s\t%.1f ms\t%s (bare client: 0.42 %%)\t\n", pbxCPU.Seconds(), ms(pbxCPU)/float64(recorded), q(qa.pbx, qb.pbx))
 	fmt.Fprintf(tw, "(peer Asterisk, the phones)\t%.2f s\t\t%s\t\n", (after.peer - before.peer).Seconds(), q(qa.peer, qb.peer))
-	fmt.Fprintf(tw, "(this driver + observer)\t%.2f s\t\t\t\n", (after.self - before.self).Seconds())
+	self := "(this driver + observer)"
+	if o.bare {
+		self = "(this driver + observer + bare client)"
+	}
+	fmt.Fprintf(tw, "%s\t%.2f s\t\t\t\n", self, (after.self - before.self).Seconds())
 	tw.Flush()
+	if o.bare {
+		fmt.Fprintf(w, "\nbare client: PBX: %d recordings (%d failed), %d answered calls (%d unrecorded)\n", an.recs, an.failed, an.calls, an.unrec)
+		fmt.Fprintf(w, "calls placed and answered over %.1f s; run %.1f s\n", callsSpan.Seconds(), wall.Seconds())
+		return
+	}
 	share := 100 * float64(crCPU) / float64(pbxCPU)
 	verdict := "ok"
 	if share > o.cpuGoal {
