@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -241,5 +242,99 @@ func TestQueryCDRRecordingSummary(t *testing.T) {
 				t.Fatalf("recordings out of order: %+v", f.Recordings)
 			}
 		}
+	}
+}
+
+// explain is SQLite's plan for a statement, one detail per line.
+func explain(t *testing.T, s *Store, query string, args []any) string {
+	t.Helper()
+	rows, err := s.rdb.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, query)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var id, parent, notUsed int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notUsed, &detail); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(detail + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// The /cdr listing's plans, as SQLite makes them on a real file: a later
+// change to the query, the indexes or SQLite must not silently lose them.
+func TestQueryCDRPlans(t *testing.T) {
+	s := newStore(t)
+	mustTenant(t, s, tenantA)
+	from, until := time.Date(2024, 7, 19, 0, 0, 0, 0, time.UTC), time.Date(2024, 7, 20, 0, 0, 0, 0, time.UTC)
+	const (
+		dirIndex   = "SEARCH calls USING INDEX calls_tenant_direction_start (tenant_uuid=? AND direction=? AND start_at>? AND start_at<?)"
+		startIndex = "SEARCH calls USING INDEX calls_tenant_start (tenant_uuid=? AND start_at>? AND start_at<?)"
+		dirCount   = "SEARCH calls USING COVERING INDEX calls_tenant_direction_start (tenant_uuid=? AND direction=? AND start_at>? AND start_at<?)"
+		sort       = "TEMP B-TREE"
+	)
+	day := CDRQuery{Tenant: tenantA, From: &from, Until: &until, Desc: true, Page: Page{Limit: 20, Offset: 40}, RecordingSummary: true}
+	withDir := day
+	withDir.CallDirection = DirectionInbound
+	cases := []struct {
+		name        string
+		q           CDRQuery
+		page, count []string // each must be in the plan
+		pageNot     []string // none may be
+		indexedBy   bool     // the page names its index
+	}{
+		// The listing the issue measures: one direction over a day, newest
+		// first, the page and the count from the direction index, no sort.
+		{name: "direction and day", q: withDir, page: []string{dirIndex}, count: []string{dirCount}, pageNot: []string{sort}, indexedBy: true},
+		{name: "direction and day, ascending, full calls", q: func() CDRQuery { q := withDir; q.Desc, q.RecordingSummary = false, false; return q }(),
+			page: []string{dirIndex}, pageNot: []string{sort}, indexedBy: true},
+		{name: "direction, day and search", q: func() CDRQuery { q := withDir; q.Search = "12"; return q }(),
+			page: []string{dirIndex}, pageNot: []string{sort}, indexedBy: true},
+		{name: "day", q: day, page: []string{startIndex}, count: []string{"calls_tenant_start"}, pageNot: []string{sort}},
+		// SQLite's own choice where another index may serve better.
+		{name: "direction, day, by duration", q: func() CDRQuery { q := withDir; q.Order = "duration"; return q }()},
+		{name: "direction and user", q: func() CDRQuery { q := withDir; q.UserUUIDs = []string{userOlga}; return q }()},
+		{name: "direction and scope user", q: func() CDRQuery { q := withDir; q.ScopeUser = userOlga; return q }()},
+		{name: "direction and from_id", q: func() CDRQuery { q := withDir; q.FromID = 7; return q }()},
+		{name: "direction and ids", q: func() CDRQuery { q := withDir; q.CallIDs = []int64{1, 2}; return q }()},
+		{name: "direction, all tenants", q: func() CDRQuery { q := withDir; q.Tenant = ""; return q }()},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := buildCDRQuery(tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(st.pageSQL, "INDEXED BY"); got != tc.indexedBy {
+				t.Errorf("page names its index: %v, want %v\n%s", got, tc.indexedBy, st.pageSQL)
+			}
+			page, count := explain(t, s, st.pageSQL, st.args), explain(t, s, st.countSQL, st.countArgs)
+			for _, want := range tc.page {
+				if !strings.Contains(page, want) {
+					t.Errorf("page plan lacks %q:\n%s", want, page)
+				}
+			}
+			for _, not := range tc.pageNot {
+				if strings.Contains(page, not) {
+					t.Errorf("page plan has %q:\n%s", not, page)
+				}
+			}
+			for _, want := range tc.count {
+				if !strings.Contains(count, want) {
+					t.Errorf("count plan lacks %q:\n%s", want, count)
+				}
+			}
+			// The plans hold what the statements return.
+			if _, _, _, err := s.QueryCDR(context.Background(), tc.q); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
