@@ -247,14 +247,19 @@ func whereClause(conds []string) string {
 	return " WHERE " + strings.Join(conds, " AND ")
 }
 
-// cCallColumns is callColumns of the alias c.
-var cCallColumns = prefixed("c.", callColumns)
+// listCallColumns are the columns of a call a CDR listing shows: callColumns
+// but pbx_call_id. cListCallColumns is the same of the alias c.
+const listCallColumns = `id, tenant_uuid, start_at, answer_at, end_at, direction,
+	source_extension, source_name, source_user_uuid, destination_extension, destination_name,
+	destination_user_uuid, requested_extension, tags`
+
+var cListCallColumns = prefixed("c.", listCallColumns)
 
 // queryCallsWithRecordingSummaries appends to calls the calls a query reads
 // with the listing's fields of their recordings (see
-// CDRQuery.RecordingSummary): callColumns then r.uuid, r.start_at,
-// r.end_at, r.filename, r.deleted, one row per recording (NULLs for a call
-// without any), a call's rows together.
+// CDRQuery.RecordingSummary): listCallColumns then r.uuid, r.tenant_uuid,
+// r.start_at, r.end_at, r.filename, r.deleted, one row per recording (NULLs
+// for a call without any), a call's rows together. PBXCallID stays empty.
 func (s *Store) queryCallsWithRecordingSummaries(ctx context.Context, calls *[]Call, query string, args []any) error {
 	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -273,7 +278,7 @@ func (s *Store) queryCallsWithRecordingSummaries(ctx context.Context, calls *[]C
 	var recDeleted sql.NullBool
 	for rows.Next() {
 		c = Call{}
-		if err := rows.Scan(&c.ID, &c.TenantUUID, &c.PBXCallID, &start, &answer, &end, &c.Direction,
+		if err := rows.Scan(&c.ID, &c.TenantUUID, &start, &answer, &end, &c.Direction,
 			&c.SourceExtension, &c.SourceName, &srcUser, &c.DestinationExtension, &c.DestinationName,
 			&dstUser, &c.RequestedExtension, &tags, &recUUID, &recTenant, &recStart, &recEnd, &recFile, &recDeleted); err != nil {
 			return err

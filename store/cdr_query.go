@@ -60,7 +60,8 @@ type CDRQuery struct {
 	// RecordingSummary loads only what a CDR listing shows of each
 	// recording (UUID, CallID, TenantUUID, Start, End, Filename, Deleted);
 	// the other Recording fields stay zero. A page reads a third as many
-	// columns.
+	// columns. The calls' PBXCallID, which a listing does not show, stays
+	// empty too.
 	RecordingSummary bool
 }
 
@@ -234,8 +235,8 @@ func buildCDRQuery(q CDRQuery) (cdrStatements, error) {
 		// The page and its recordings in one query: the page's calls in
 		// order, each followed by its recordings (a call without any comes
 		// once, with NULLs). SQLite keeps the subquery's order (no sort).
-		st.pageSQL = `SELECT ` + cCallColumns +
-			`, r.uuid, r.tenant_uuid, r.start_at, r.end_at, r.filename, r.deleted FROM (SELECT ` + callColumns + `, ` + order + ` AS sort_key` +
+		st.pageSQL = `SELECT ` + cListCallColumns +
+			`, r.uuid, r.tenant_uuid, r.start_at, r.end_at, r.filename, r.deleted FROM (SELECT ` + listCallColumns + `, ` + order + ` AS sort_key` +
 			pageSQL + `) c LEFT JOIN recordings r ON r.call_id = c.id ORDER BY c.sort_key` + dir + `, c.id` + dir
 	} else {
 		st.pageSQL = `SELECT ` + callColumns + pageSQL

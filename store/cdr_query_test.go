@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -230,6 +231,16 @@ func TestQueryCDRRecordingSummary(t *testing.T) {
 			f, s := full[i], sum[i]
 			if f.ID != s.ID || len(f.Recordings) != len(s.Recordings) {
 				t.Fatalf("call %d: %+v vs %+v", i, f, s)
+			}
+			// The call's own fields are the same, but the PBX call id a
+			// listing does not read.
+			if s.PBXCallID != "" {
+				t.Fatalf("call %d: summary read the PBX call id %q", i, s.PBXCallID)
+			}
+			fc, sc := f, s
+			fc.PBXCallID, fc.Recordings, sc.Recordings = "", nil, nil
+			if !reflect.DeepEqual(fc, sc) {
+				t.Fatalf("call %d: %+v vs %+v", i, fc, sc)
 			}
 			for j, fr := range f.Recordings {
 				sr := s.Recordings[j]
