@@ -695,4 +695,23 @@ func TestWALAndForeignKeysAreOn(t *testing.T) {
 	if err := s.db.QueryRow(`PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
 		t.Fatalf("foreign_keys = %d, %v", fk, err)
 	}
+	if err := s.rdb.QueryRow(`PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
+		t.Fatalf("read pool: foreign_keys = %d, %v", fk, err)
+	}
+}
+
+// The read pool maps the file (readMmapSize); the read-write pool does not.
+func TestReadPoolMapsTheFile(t *testing.T) {
+	s := newStore(t)
+	var n int64
+	if err := s.rdb.QueryRow(`PRAGMA mmap_size`).Scan(&n); err != nil || n != readMmapSize {
+		t.Fatalf("read pool: mmap_size = %d, %v; want %d", n, err, readMmapSize)
+	}
+	if err := s.db.QueryRow(`PRAGMA mmap_size`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("read-write pool: mmap_size = %d, %v; want 0", n, err)
+	}
+	var qo int
+	if err := s.rdb.QueryRow(`PRAGMA query_only`).Scan(&qo); err != nil || qo != 1 {
+		t.Fatalf("read pool: query_only = %d, %v", qo, err)
+	}
 }
