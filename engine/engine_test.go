@@ -18,9 +18,15 @@ type scenario struct {
 
 func runScenarios(t *testing.T, sc []scenario) {
 	t.Helper()
+	runScenariosWith(t, newHarness, sc)
+}
+
+// runScenariosWith runs each scenario on a harness made by newH.
+func runScenariosWith(t *testing.T, newH func(testing.TB) *harness, sc []scenario) {
+	t.Helper()
 	for _, s := range sc {
 		t.Run(s.name, func(t *testing.T) {
-			h := newHarness(t)
+			h := newH(t)
 			if s.setup != nil {
 				s.setup(h)
 			}

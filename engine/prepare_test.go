@@ -154,13 +154,9 @@ func TestPrepareForAnswer(t *testing.T) {
 			want: []string{"prepare:A:" + id(1), "release:" + id(1), "prepare:A:" + id(2), "start:A:" + id(2)},
 		},
 	}
+	var sc []scenario
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newPreparingHarness(t)
-			if tc.setup != nil {
-				tc.setup(h)
-			}
-			tc.run(h)
+		sc = append(sc, scenario{name: tc.name, setup: tc.setup, run: tc.run, check: func(t *testing.T, h *harness) {
 			if got := trail(h); !slices.Equal(got, tc.want) {
 				t.Fatalf("PBX commands\n got %q\nwant %q", got, tc.want)
 			}
@@ -173,8 +169,9 @@ func TestPrepareForAnswer(t *testing.T) {
 			if len(h.prep.pending) != 0 {
 				t.Fatalf("preparations left after every hangup: %v", h.prep.pending)
 			}
-		})
+		}})
 	}
+	runScenariosWith(t, newPreparingHarness, sc)
 }
 
 // The scenarios of the other tests give the same recordings with a PBX that
