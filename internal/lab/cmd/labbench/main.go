@@ -49,6 +49,7 @@ import (
 
 type options struct {
 	n, transfers     int
+	runs             int
 	hold, ramp, ring time.Duration
 	transferMethod   string
 	bin              string
@@ -69,6 +70,7 @@ type options struct {
 func main() {
 	var o options
 	flag.IntVar(&o.n, "n", 50, "concurrent recorded calls")
+	flag.IntVar(&o.runs, "runs", 1, "repeat the whole run this many times and also report the lags pooled over all runs (a p99 of 50 calls is their maximum)")
 	flag.IntVar(&o.transfers, "transfers", 20, "of those, inbound calls the user transfers to an external number")
 	flag.DurationVar(&o.hold, "hold", 20*time.Second, "how long each call lasts after its answer (transfers happen at half)")
 	flag.DurationVar(&o.ramp, "ramp", 5*time.Second, "calls are placed evenly over this span")
@@ -85,8 +87,8 @@ func main() {
 	flag.StringVar(&o.eventsOut, "events", "", "write the observer's ARI events (JSONL) to this file")
 	flag.Parse()
 	o.startGoal, o.stopGoal, o.cpuGoal, o.refAsteriskShare = 8, 10, 10, 0.42
-	if o.n < 1 || o.transfers < 0 || o.transfers > o.n || o.hold < 4*time.Second {
-		fmt.Fprintln(os.Stderr, "labbench: need n >= 1, 0 <= transfers <= n, hold >= 4s")
+	if o.n < 1 || o.transfers < 0 || o.transfers > o.n || o.hold < 4*time.Second || o.runs < 1 || o.runs > 20 {
+		fmt.Fprintln(os.Stderr, "labbench: need n >= 1, 0 <= transfers <= n, hold >= 4s, 1 <= runs <= 20")
 		os.Exit(2)
 	}
 	if o.bare {
@@ -100,14 +102,28 @@ func main() {
 		fmt.Fprintln(os.Stderr, "labbench: -transfer is dtmf or refer")
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	err := run(ctx, o)
-	cancel()
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "labbench:", err)
-		os.Exit(1)
+	sctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var pooled analysis
+	for i := range o.runs {
+		if o.runs > 1 {
+			fmt.Fprintf(os.Stderr, "labbench: run %d of %d\n", i+1, o.runs)
+		}
+		ctx, cancel := context.WithTimeout(sctx, o.timeout)
+		an, err := run(ctx, o)
+		cancel()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "labbench:", err)
+			os.Exit(1)
+		}
+		pooled.startLags = append(pooled.startLags, an.startLags...)
+		pooled.stopLags = append(pooled.stopLags, an.stopLags...)
+		pooled.reactLags = append(pooled.reactLags, an.reactLags...)
+		pooled.delivery = append(pooled.delivery, an.delivery...)
+	}
+	if o.runs > 1 {
+		fmt.Printf("\npooled over %d runs:\n", o.runs)
+		lagTable(os.Stdout, o, pooled)
 	}
 }
 
@@ -145,13 +161,13 @@ type callResult struct {
 	err        error
 }
 
-func run(ctx context.Context, o options) error {
+func run(ctx context.Context, o options) (an analysis, err error) {
 	if err := lab.CheckUp(ctx); err != nil {
-		return err
+		return an, err
 	}
 	pbxPid, err := lab.InstancePid("pbx")
 	if err != nil {
-		return err
+		return an, err
 	}
 	peerPid, _ := lab.InstancePid("peer")
 	if o.build && !o.bare {
@@ -159,22 +175,22 @@ func run(ctx context.Context, o options) error {
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", o.bin, "./cmd/callrecd")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("building callrecd: %w", err)
+			return an, fmt.Errorf("building callrecd: %w", err)
 		}
 	}
 	if err := os.MkdirAll("build", 0o755); err != nil {
-		return err
+		return an, err
 	}
 	dir, err := os.MkdirTemp("build", "labbench-")
 	if err != nil {
-		return err
+		return an, err
 	}
 	if !o.keep {
 		defer os.RemoveAll(dir)
 	}
 	importPath := filepath.Join(dir, "import.yaml")
 	if err := os.WriteFile(importPath, []byte(benchUsers()), 0o600); err != nil {
-		return err
+		return an, err
 	}
 	spool := filepath.Join(mustASTRoot(), "var", "spool", "asterisk", "recording")
 	var cr *lab.Callrecd
@@ -182,12 +198,12 @@ func run(ctx context.Context, o options) error {
 	if o.bare {
 		fmt.Fprintln(os.Stderr, "labbench: starting the bare client (no callrecd)")
 		if bare, err = startBare(ctx, spool); err != nil {
-			return err
+			return an, err
 		}
 	} else {
 		fmt.Fprintf(os.Stderr, "labbench: starting callrecd serve (folder %s)\n", dir)
 		if cr, err = lab.StartCallrecd(ctx, lab.CallrecdConfig{Bin: o.bin, Dir: dir, Import: importPath, LogLevel: o.logLevel}); err != nil {
-			return err
+			return an, err
 		}
 	}
 	stopped := false
@@ -206,7 +222,7 @@ func run(ctx context.Context, o options) error {
 	// the observer: its own app on the PBX, every channel, only the types measured
 	obs, err := lab.ConnectPBX(ctx, lab.PBXConfig{App: "callrecd-bench", SubscribeAll: true})
 	if err != nil {
-		return err
+		return an, err
 	}
 	defer obs.Close()
 	allowed := make([]map[string]string, len(observed))
@@ -214,11 +230,11 @@ func run(ctx context.Context, o options) error {
 		allowed[i] = map[string]string{"type": t}
 	}
 	if err := obs.Do(ctx, http.MethodPut, "/applications/callrecd-bench/eventFilter", nil, map[string]any{"allowed": allowed}, nil); err != nil {
-		return fmt.Errorf("observer event filter: %w", err)
+		return an, fmt.Errorf("observer event filter: %w", err)
 	}
 	drv, err := lab.NewDriver(ctx, lab.DefaultDriverConfig())
 	if err != nil {
-		return err
+		return an, err
 	}
 	defer drv.Close()
 	if o.ring > 0 {
@@ -232,7 +248,7 @@ func run(ctx context.Context, o options) error {
 		perfCmd = exec.Command("perf", "record", "-F", "999", "-g", "-p", strconv.Itoa(cr.Pid), "-o", o.perf)
 		perfCmd.Stdout, perfCmd.Stderr = io.Discard, os.Stderr
 		if err := perfCmd.Start(); err != nil {
-			return fmt.Errorf("perf: %w", err)
+			return an, fmt.Errorf("perf: %w", err)
 		}
 		defer func() {
 			if perfCmd.ProcessState == nil {
@@ -282,7 +298,7 @@ func run(ctx context.Context, o options) error {
 	if o.warmup {
 		// one recorded call first: a daemon in service has its connections and caches warm
 		if err := warmUp(ctx, drv); err != nil {
-			return fmt.Errorf("warm-up call: %w", err)
+			return an, fmt.Errorf("warm-up call: %w", err)
 		}
 	}
 	evStart := obs.Events.Len()
@@ -364,7 +380,7 @@ func run(ctx context.Context, o options) error {
 	}
 	// the run's rows only (not the warm-up call's)
 	rows = slices.DeleteFunc(rows, func(r store.Recording) bool { return r.Start.Before(before.at) })
-	an := analyze(events)
+	an = analyze(events)
 	report(os.Stdout, o, an, rows, before, after, samples, results, callsDone.Sub(t0))
 	if n := countErrors(cr); n > 0 {
 		failed = append(failed, fmt.Sprintf("callrecd logged %d errors (log: %s, kept with -keep)", n, cr.LogPath))
@@ -376,12 +392,12 @@ func run(ctx context.Context, o options) error {
 		if o.keep && cr != nil {
 			fmt.Fprintln(os.Stderr, "labbench: callrecd log:", cr.LogPath)
 		}
-		return fmt.Errorf("%d problem(s) during the run", len(failed))
+		return an, fmt.Errorf("%d problem(s) during the run", len(failed))
 	}
 	if o.keep {
 		fmt.Fprintln(os.Stderr, "labbench: run folder kept:", dir)
 	}
-	return nil
+	return an, nil
 }
 
 // countErrors counts the errors callrecd logged (0 without callrecd).
@@ -816,7 +832,6 @@ func pct(xs []float64, p float64) float64 {
 
 func report(w io.Writer, o options, an analysis, rows []store.Recording, before, after cpuSample,
 	samples []cpuSample, results []callResult, callsSpan time.Duration) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	ring := ""
 	if o.ring > 0 {
 		ring = fmt.Sprintf(", ringing %s before the answer", o.ring)
@@ -827,22 +842,7 @@ func report(w io.Writer, o options, an analysis, rows []store.Recording, before,
 	}
 	fmt.Fprintf(w, "\n%s lab bench: %d concurrent recorded calls (%d transferred to an external number by %s), %s each, placed over %s%s; %d PBX events observed\n\n",
 		who, o.n, o.transfers, map[string]string{"dtmf": "DTMF #1", "refer": "SIP REFER"}[o.transferMethod], o.hold, o.ramp, ring, an.events)
-	fmt.Fprintln(tw, "lag (Asterisk event timestamps, ms)\tn\tp50\tp99\tmax\tgoal\tbare client\t")
-	line := func(name string, xs []float64, goal float64, ref string) {
-		verdict := "ok"
-		if len(xs) == 0 || pct(xs, 99) > goal {
-			verdict = "MISSED"
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.0f\tp99 ≤ %.0f %s\t%s\t\n", name, len(xs), pct(xs, 50), pct(xs, 99), pct(xs, 100), goal, verdict, ref)
-	}
-	line("answer → RecordingStarted", an.startLags, o.startGoal, "3 / 6")
-	line("transfer → RecordingFinished", an.stopLags, o.stopGoal, "")
-	line("  external-only → RecordingFinished", an.reactLags, o.stopGoal, "")
-	// The PBX's own part of every lag above: how late its events reach a
-	// client that does nothing else (the observer).
-	fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.1f\t%s\t%s\t\n", "(PBX → observer event delivery)", len(an.delivery),
-		pct(an.delivery, 50), pct(an.delivery, 99), pct(an.delivery, 100), "", "p99 4.5")
-	tw.Flush()
+	lagTable(w, o, an)
 	fmt.Fprintln(w)
 
 	// CPU: whole run, and the quiet window while every call is up
@@ -875,7 +875,7 @@ func report(w io.Writer, o options, an analysis, rows []store.Recording, before,
 		}
 	}
 	qa, qb := window(samples, lastAnswer.Add(500*time.Millisecond), firstAction.Add(-500*time.Millisecond))
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "CPU (utime+stime)\twhole run (%.1f s)\tper recorded call\tquiet, all %d up (%.1f s): %% of a core per call\t\n", wall.Seconds(), o.n, qb.at.Sub(qa.at).Seconds())
 	q := func(a, b time.Duration) string {
 		d := qb.at.Sub(qa.at)
@@ -935,4 +935,25 @@ func window(samples []cpuSample, from, to time.Time) (cpuSample, cpuSample) {
 		return cpuSample{}, cpuSample{}
 	}
 	return a, b
+}
+
+// lagTable prints the lags against their goals, and the PBX's own event delivery.
+func lagTable(w io.Writer, o options, an analysis) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "lag (Asterisk event timestamps, ms)\tn\tp50\tp99\tmax\tgoal\tbare client\t")
+	line := func(name string, xs []float64, goal float64, ref string) {
+		verdict := "ok"
+		if len(xs) == 0 || pct(xs, 99) > goal {
+			verdict = "MISSED"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.0f\tp99 ≤ %.0f %s\t%s\t\n", name, len(xs), pct(xs, 50), pct(xs, 99), pct(xs, 100), goal, verdict, ref)
+	}
+	line("answer → RecordingStarted", an.startLags, o.startGoal, "3 / 6")
+	line("transfer → RecordingFinished", an.stopLags, o.stopGoal, "")
+	line("  external-only → RecordingFinished", an.reactLags, o.stopGoal, "")
+	// The PBX's own part of every lag above: how late its events reach a
+	// client that does nothing else (the observer).
+	fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.1f\t%s\t%s\t\n", "(PBX → observer event delivery)", len(an.delivery),
+		pct(an.delivery, 50), pct(an.delivery, 99), pct(an.delivery, 100), "", "p99 4.5")
+	tw.Flush()
 }
