@@ -649,7 +649,7 @@ func (a *Adapter) PrepareRecording(_ context.Context, channelID, name string) er
 	a.spares[name] = sp
 	a.snoops[sp.id] = sp.ready
 	a.mu.Unlock()
-	// On the recording's queue: StartRecording and ReleaseRecording come after.
+	// On the recording's queue: StartRecording and ReleasePrepared come after.
 	a.enqueue(name, func(ctx context.Context) { a.makeSpare(ctx, sp) })
 	return nil
 }
