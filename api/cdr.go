@@ -244,7 +244,7 @@ func (s *server) listCDR(mode cdrMode) echo.HandlerFunc {
 		if csvOut {
 			return writeCSV(c, out.Items)
 		}
-		return writeCDRList(c, &out)
+		return c.JSON(http.StatusOK, &out) // ?pretty or debug: indented
 	}
 }
 

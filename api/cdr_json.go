@@ -11,11 +11,11 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// A CDR page is the API's hottest response. writeCDRList renders it without
-// reflection into a pooled buffer, byte for byte what encoding/json's
-// Encoder (echo's c.JSON) writes for the same cdrList; TestCDRJSONMatches
-// holds it to that. writeCalls goes one step further for /cdr: it writes
-// the same bytes straight from the store's calls.
+// A CDR page is the API's hottest response. writeCalls writes it straight
+// from the store's calls, without reflection, into a pooled buffer: byte
+// for byte what encoding/json's Encoder (echo's c.JSON) writes for the
+// cdrList renderCDR makes of them; TestAppendCallMatchesRenderCDR holds it
+// to that.
 
 var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
@@ -26,16 +26,9 @@ func prettyJSON(c echo.Context) bool {
 	return pretty || c.Echo().Debug
 }
 
-func writeCDRList(c echo.Context, out *cdrList) error {
-	if prettyJSON(c) {
-		return c.JSON(http.StatusOK, out)
-	}
-	return writeJSONWith(c, func(b []byte) []byte { return appendCDRList(b, out) })
-}
-
 // writeCalls writes a CDR page straight from the store's calls: the bytes
-// writeCDRList writes for the cdrList renderCDR makes of them, without
-// building that list.
+// c.JSON writes for the cdrList renderCDR makes of them, without building
+// that list.
 func (s *server) writeCalls(c echo.Context, calls []store.Call, total, filtered int) error {
 	return writeJSONWith(c, func(b []byte) []byte {
 		b = append(b, `{"items":[`...)
@@ -157,117 +150,12 @@ func appendTimePtr(b []byte, name string, t *time.Time) []byte {
 	return append(appendTS(b, *t), '"')
 }
 
-func appendCDRList(b []byte, l *cdrList) []byte {
-	b = append(b, `{"items":`...)
-	if l.Items == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i := range l.Items {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendCDR(b, &l.Items[i])
-		}
-		b = append(b, ']')
-	}
-	b = append(b, `,"total":`...)
-	b = strconv.AppendInt(b, int64(l.Total), 10)
-	b = append(b, `,"filtered":`...)
-	b = strconv.AppendInt(b, int64(l.Filtered), 10)
-	return append(b, '}')
-}
-
-func appendCDR(b []byte, r *cdrJSON) []byte {
-	b = append(b, `{"id":`...)
-	b = strconv.AppendInt(b, r.ID, 10)
-	b = appendField(b, "tenant_uuid", r.TenantUUID)
-	b = appendField(b, "start", r.Start)
-	b = appendFieldPtr(b, "end", r.End)
-	b = append(b, `,"answered":`...)
-	b = strconv.AppendBool(b, r.Answered)
-	b = appendFieldPtr(b, "answer", r.Answer)
-	b = appendIntPtr(b, "duration", r.Duration)
-	b = appendField(b, "call_direction", r.CallDirection)
-	b = appendField(b, "destination_extension", r.DestinationExtension)
-	b = appendFieldPtr(b, "destination_internal_context", r.DestinationInternalContext)
-	b = appendFieldPtr(b, "destination_internal_extension", r.DestinationInternalExtension)
-	b = appendIntPtr(b, "destination_line_id", r.DestinationLineID)
-	b = appendField(b, "destination_name", r.DestinationName)
-	b = appendFieldPtr(b, "destination_user_uuid", r.DestinationUserUUID)
-	b = appendField(b, "requested_name", r.RequestedName)
-	b = appendField(b, "requested_context", r.RequestedContext)
-	b = appendField(b, "requested_extension", r.RequestedExtension)
-	b = appendFieldPtr(b, "requested_internal_context", r.RequestedInternalContext)
-	b = appendFieldPtr(b, "requested_internal_extension", r.RequestedInternalExtension)
-	b = appendField(b, "source_extension", r.SourceExtension)
-	b = appendFieldPtr(b, "source_internal_context", r.SourceInternalContext)
-	b = appendFieldPtr(b, "source_internal_extension", r.SourceInternalExtension)
-	b = appendIntPtr(b, "source_line_id", r.SourceLineID)
-	b = appendField(b, "source_name", r.SourceName)
-	b = appendFieldPtr(b, "source_user_uuid", r.SourceUserUUID)
-	b = append(b, `,"tags":`...)
-	if r.Tags == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, t := range r.Tags {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, t)
-		}
-		b = append(b, ']')
-	}
-	b = append(b, `,"recordings":`...)
-	if r.Recordings == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i := range r.Recordings {
-			rec := &r.Recordings[i]
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"uuid":`...)
-			b = appendJSONString(b, rec.UUID)
-			b = appendField(b, "start_time", rec.StartTime)
-			b = appendFieldPtr(b, "end_time", rec.EndTime)
-			b = append(b, `,"deleted":`...)
-			b = strconv.AppendBool(b, rec.Deleted)
-			b = appendField(b, "filename", rec.Filename)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
-	return append(b, '}')
-}
-
 // appendField appends ,"name":"value"; names are plain ASCII.
 func appendField(b []byte, name, v string) []byte {
 	b = append(b, ',', '"')
 	b = append(b, name...)
 	b = append(b, '"', ':')
 	return appendJSONString(b, v)
-}
-
-func appendFieldPtr(b []byte, name string, v *string) []byte {
-	if v == nil {
-		b = append(b, ',', '"')
-		b = append(b, name...)
-		return append(b, `":null`...)
-	}
-	return appendField(b, name, *v)
-}
-
-func appendIntPtr(b []byte, name string, v *int64) []byte {
-	b = append(b, ',', '"')
-	b = append(b, name...)
-	b = append(b, '"', ':')
-	if v == nil {
-		return append(b, "null"...)
-	}
-	return strconv.AppendInt(b, *v, 10)
 }
 
 const hexDigits = "0123456789abcdef"
