@@ -24,6 +24,16 @@ type Channel struct {
 	TenantID     string            `json:"tenantid"`
 }
 
+// Endpoint is the PJSIP endpoint in the channel's name
+// ("PJSIP/1001-0000002a" → "1001"), "" for other technologies (Snoop/,
+// Local/).
+func (c Channel) Endpoint() string {
+	if tech, _ := channelTech(c.Name); tech != "PJSIP" {
+		return ""
+	}
+	return endpointOf(c.Name)
+}
+
 // CallerID is an ARI caller id.
 type CallerID struct {
 	Name   string `json:"name"`

@@ -122,69 +122,11 @@ func (c *Client) EventsURL(app string, subscribeAll bool) string {
 // CloseIdle releases idle HTTP connections.
 func (c *Client) CloseIdle() { c.hc.CloseIdleConnections() }
 
-// Channel is the part of an ARI channel snapshot the lab uses.
-type Channel struct {
-	ID           string            `json:"id"`
-	Name         string            `json:"name"`
-	State        string            `json:"state"`
-	Caller       CallerID          `json:"caller"`
-	Connected    CallerID          `json:"connected"`
-	Dialplan     Dialplan          `json:"dialplan"`
-	CreationTime string            `json:"creationtime"`
-	ChannelVars  map[string]string `json:"channelvars,omitempty"`
-}
-
-// Endpoint is the PJSIP endpoint in the channel name ("PJSIP/1001-0000002a" -> "1001"),
-// or "" for other technologies (Snoop/, Local/).
-func (c Channel) Endpoint() string {
-	rest, ok := strings.CutPrefix(c.Name, "PJSIP/")
-	if !ok {
-		return ""
-	}
-	if i := strings.LastIndexByte(rest, '-'); i >= 0 {
-		return rest[:i]
-	}
-	return rest
-}
-
-// CallerID is an ARI caller id.
-type CallerID struct {
-	Name   string `json:"name"`
-	Number string `json:"number"`
-}
-
-// Dialplan is an ARI dialplan location.
-type Dialplan struct {
-	Context  string `json:"context"`
-	Exten    string `json:"exten"`
-	Priority int64  `json:"priority"`
-	AppName  string `json:"app_name"`
-	AppData  string `json:"app_data"`
-}
-
-// Bridge is the part of an ARI bridge the lab uses.
-type Bridge struct {
-	ID          string   `json:"id"`
-	Technology  string   `json:"technology"`
-	BridgeType  string   `json:"bridge_type"`
-	BridgeClass string   `json:"bridge_class"`
-	Channels    []string `json:"channels"`
-}
-
-// LiveRecording is an ARI live recording.
-type LiveRecording struct {
-	Name      string `json:"name"`
-	Format    string `json:"format"`
-	State     string `json:"state"`
-	TargetURI string `json:"target_uri"`
-	Duration  int    `json:"duration,omitempty"`
-	Cause     string `json:"cause,omitempty"`
-}
-
-// Playback is an ARI playback.
-type Playback struct {
-	ID        string `json:"id"`
-	MediaURI  string `json:"media_uri"`
-	TargetURI string `json:"target_uri"`
-	State     string `json:"state"`
-}
+// The lab reads the same ARI objects callrecd does: one model, in ari/.
+type (
+	Channel       = ari.Channel
+	CallerID      = ari.CallerID
+	Bridge        = ari.Bridge
+	LiveRecording = ari.LiveRecording
+	Playback      = ari.Playback
+)
