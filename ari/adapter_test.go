@@ -2,6 +2,7 @@ package ari
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
@@ -109,6 +110,30 @@ func commands(reqs []string) []string {
 	})
 }
 
+// snoopReq and recordReq are the adapter's requests for part of recording
+// name: the snoop on channel ch (appArgs callrecd-snoop, or callrecd-spare
+// for a part 0 made while the call rings) and the record on it.
+func snoopReq(ch, name string, part int) string {
+	args := "callrecd-snoop"
+	if part == 0 {
+		args = "callrecd-spare"
+	}
+	return fmt.Sprintf("POST /channels/%s/snoop?app=callrecd&appArgs=%s&snoopId=callrecd-%s-%d&spy=both", ch, args, name, part)
+}
+
+func recordReq(name string, part int) string {
+	return fmt.Sprintf("POST /channels/callrecd-%s-%d/record?beep=false&format=wav&ifExists=append&name=%s&terminateOn=none", name, part, name)
+}
+
+// wantCommands checks the commands the fake PBX received (re-sync reads
+// and watchdog checks aside).
+func wantCommands(t *testing.T, f *fakePBX, want ...string) {
+	t.Helper()
+	if got := commands(f.requests()); !slices.Equal(got, want) {
+		t.Errorf("REST sequence:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 func TestAdapterRecordPauseResumeStopSequence(t *testing.T) {
 	f := newFakePBX(t)
 	f.addChannel(phone("c1", "1001"))
@@ -130,16 +155,14 @@ func TestAdapterRecordPauseResumeStopSequence(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	want := []string{
-		"POST /channels/c1/snoop?app=callrecd&appArgs=callrecd-snoop&snoopId=callrecd-rec-1-1&spy=both",
-		"POST /channels/callrecd-rec-1-1/record?beep=false&format=wav&ifExists=append&name=rec-1&terminateOn=none",
+		snoopReq("c1", "rec-1", 1),
+		recordReq("rec-1", 1),
 		"POST /recordings/live/rec-1/pause",
 		"DELETE /recordings/live/rec-1/pause",
 		"POST /recordings/live/rec-1/stop",
 		"DELETE /channels/callrecd-rec-1-1",
 	}
-	if got := commands(f.requests()); !slices.Equal(got, want) {
-		t.Errorf("REST sequence:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	wantCommands(t, f, want...)
 	if f.conflict != 0 {
 		t.Errorf("%d requests refused with 409 (record before the snoop's StasisStart?)", f.conflict)
 	}
@@ -180,14 +203,12 @@ func TestAdapterAppendWaitsForRecordingFinished(t *testing.T) {
 		t.Errorf("append sent while the first part was live: %d 409s", f.conflict)
 	}
 	want := []string{
-		"POST /channels/c1/snoop?app=callrecd&appArgs=callrecd-snoop&snoopId=callrecd-rec-1-1&spy=both",
-		"POST /channels/callrecd-rec-1-1/record?beep=false&format=wav&ifExists=append&name=rec-1&terminateOn=none",
-		"POST /channels/c2/snoop?app=callrecd&appArgs=callrecd-snoop&snoopId=callrecd-rec-1-2&spy=both",
-		"POST /channels/callrecd-rec-1-2/record?beep=false&format=wav&ifExists=append&name=rec-1&terminateOn=none",
+		snoopReq("c1", "rec-1", 1),
+		recordReq("rec-1", 1),
+		snoopReq("c2", "rec-1", 2),
+		recordReq("rec-1", 2),
 	}
-	if got := commands(f.requests()); !slices.Equal(got, want) {
-		t.Errorf("REST sequence:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	wantCommands(t, f, want...)
 }
 
 // A REST call that hangs is cut at the request timeout; meanwhile events

@@ -55,16 +55,14 @@ func TestAdapterDeafTransfereeAndMove(t *testing.T) {
 		t.Errorf("append sent while the first part was live: %d 409s", f.conflict)
 	}
 	want := []string{
-		"POST /channels/c1/snoop?app=callrecd&appArgs=callrecd-snoop&snoopId=callrecd-rec-1-1&spy=both",
-		"POST /channels/callrecd-rec-1-1/record?beep=false&format=wav&ifExists=append&name=rec-1&terminateOn=none",
+		snoopReq("c1", "rec-1", 1),
+		recordReq("rec-1", 1),
 		"POST /recordings/live/rec-1/stop",
 		"DELETE /channels/callrecd-rec-1-1",
-		"POST /channels/c3/snoop?app=callrecd&appArgs=callrecd-snoop&snoopId=callrecd-rec-1-2&spy=both",
-		"POST /channels/callrecd-rec-1-2/record?beep=false&format=wav&ifExists=append&name=rec-1&terminateOn=none",
+		snoopReq("c3", "rec-1", 2),
+		recordReq("rec-1", 2),
 	}
-	if got := commands(f.requests()); !slices.Equal(got, want) {
-		t.Errorf("REST sequence:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	wantCommands(t, f, want...)
 }
 
 // An attended transfer whose Local pair optimises away: the transferee is

@@ -8,11 +8,11 @@ import (
 	"time"
 )
 
-const (
-	spareSnoop0 = "POST /channels/c1/snoop?app=callrecd&appArgs=callrecd-spare&snoopId=callrecd-rec-1-0&spy=both"
-	recordOn0   = "POST /channels/callrecd-rec-1-0/record?beep=false&format=wav&ifExists=append&name=rec-1&terminateOn=none"
-	snoop1      = "POST /channels/c1/snoop?app=callrecd&appArgs=callrecd-snoop&snoopId=callrecd-rec-1-1&spy=both"
-	recordOn1   = "POST /channels/callrecd-rec-1-1/record?beep=false&format=wav&ifExists=append&name=rec-1&terminateOn=none"
+var (
+	spareSnoop0 = snoopReq("c1", "rec-1", 0)
+	recordOn0   = recordReq("rec-1", 0)
+	snoop1      = snoopReq("c1", "rec-1", 1)
+	recordOn1   = recordReq("rec-1", 1)
 )
 
 // waitRequests waits until the fake PBX saw the commands want (in order,
@@ -73,7 +73,7 @@ func TestAdapterSpareReleasedIsDeleted(t *testing.T) {
 	a.ReleasePrepared(ctx, "rec-2")
 	time.Sleep(100 * time.Millisecond)
 	got := commands(f.requests())[2:]
-	if len(got) != 0 && !slices.Equal(got, []string{strings.ReplaceAll(spareSnoop0, "rec-1", "rec-2"), "DELETE /channels/callrecd-rec-2-0"}) {
+	if len(got) != 0 && !slices.Equal(got, []string{snoopReq("c1", "rec-2", 0), "DELETE /channels/callrecd-rec-2-0"}) {
 		t.Fatalf("released at once: %q", got)
 	}
 	a.mu.Lock()
@@ -109,7 +109,7 @@ func TestAdapterSpareFallbacks(t *testing.T) {
 		{
 			name: "the spare is on another leg than the start",
 			prep: "c2",
-			want: []string{strings.Replace(spareSnoop0, "c1", "c2", 1), "DELETE /channels/callrecd-rec-1-0", snoop1, recordOn1},
+			want: []string{snoopReq("c2", "rec-1", 0), "DELETE /channels/callrecd-rec-1-0", snoop1, recordOn1},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
