@@ -61,12 +61,8 @@ func TestDeafLegMovesRecording(t *testing.T) {
 				internalCall(h) // 1001 (A) ↔ 1002 (B), recorded on A
 				name := h.one().UUID
 				h.send(RecordingStarted{Name: name, Channel: "A"})
-				h.send(local("L;1", "L1"), local("L;2", "L1"), ChannelBridged{Channel: "A", Bridge: "br2"},
-					ChannelBridged{Channel: "L;1", Bridge: "br2"}, in("C", "L1", "1003"), ChannelAnswered{Channel: "C"},
-					ChannelAnswered{Channel: "L;2"}, ChannelBridged{Channel: "C", Bridge: "br3"}, ChannelBridged{Channel: "L;2", Bridge: "br3"})
-				h.send(Hangup{Channel: "A"}, BridgeMerged{From: "br2", To: "br1"},
-					Transferred{Kind: TransferAttended, Transferer: "A", Transferee: "B", Target: "L;1"},
-					RecordingFinished{Name: name, Channel: "A"}, RecordingStarted{Name: name, Channel: "B"})
+				consultThroughLocal(h)
+				completeAttended(h, name)
 				h.wait(400 * time.Millisecond) // the Local pair optimises away: C swapped in
 				h.send(ChannelUnbridged{Channel: "C", Bridge: "br3"}, ChannelBridged{Channel: "C", Bridge: "br1"},
 					LegDeaf{Channel: "B"}, Hangup{Channel: "L;1"}, Hangup{Channel: "L;2"},

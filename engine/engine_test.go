@@ -655,14 +655,10 @@ func TestExternalToExternal(t *testing.T) {
 				name := h.one().UUID
 				h.send(RecordingStarted{Name: name, Channel: "A"})
 				// A consults 1003 through a Local pair, B waits alone in br1.
-				h.send(local("L;1", "L1"), local("L;2", "L1"), ChannelBridged{Channel: "A", Bridge: "br2"},
-					ChannelBridged{Channel: "L;1", Bridge: "br2"}, in("C", "L1", "1003"), ChannelAnswered{Channel: "C"},
-					ChannelAnswered{Channel: "L;2"}, ChannelBridged{Channel: "C", Bridge: "br3"}, ChannelBridged{Channel: "L;2", Bridge: "br3"})
+				consultThroughLocal(h)
 				// A hangs up: the transfer completes, the Local pair optimizes away.
-				h.send(Hangup{Channel: "A"}, BridgeMerged{From: "br2", To: "br1"},
-					Transferred{Kind: TransferAttended, Transferer: "A", Transferee: "B", Target: "L;1"},
-					RecordingFinished{Name: name, Channel: "A"}, RecordingStarted{Name: name, Channel: "B"},
-					ChannelUnbridged{Channel: "C", Bridge: "br3"}, ChannelBridged{Channel: "C", Bridge: "br1"},
+				completeAttended(h, name)
+				h.send(ChannelUnbridged{Channel: "C", Bridge: "br3"}, ChannelBridged{Channel: "C", Bridge: "br1"},
 					Hangup{Channel: "L;1"}, Hangup{Channel: "L;2"})
 				h.wait(5 * time.Second)
 				h.send(Hangup{Channel: "C"}, Hangup{Channel: "B"})

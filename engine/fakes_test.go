@@ -417,6 +417,23 @@ func local(id, callID string) ChannelCreated {
 
 func dialTo(c ChannelCreated, num string) ChannelCreated { c.CalleeNumber = num; return c }
 
+// consultThroughLocal: during A ↔ B (br1), A consults 1003 (C) through a
+// Local pair (L;1 with A in br2, L;2 with C in br3); B waits alone in br1.
+func consultThroughLocal(h *harness) {
+	h.send(local("L;1", "L1"), local("L;2", "L1"), ChannelBridged{Channel: "A", Bridge: "br2"},
+		ChannelBridged{Channel: "L;1", Bridge: "br2"}, in("C", "L1", "1003"), ChannelAnswered{Channel: "C"},
+		ChannelAnswered{Channel: "L;2"}, ChannelBridged{Channel: "C", Bridge: "br3"}, ChannelBridged{Channel: "L;2", Bridge: "br3"})
+}
+
+// completeAttended: A hangs up after consultThroughLocal, the transfer
+// completes (br2 merges into br1) and A's recording name, recorded on A,
+// is re-armed by the PBX on B.
+func completeAttended(h *harness, name string) {
+	h.send(Hangup{Channel: "A"}, BridgeMerged{From: "br2", To: "br1"},
+		Transferred{Kind: TransferAttended, Transferer: "A", Transferee: "B", Target: "L;1"},
+		RecordingFinished{Name: name, Channel: "A"}, RecordingStarted{Name: name, Channel: "B"})
+}
+
 // connect plays the usual Asterisk order for b answering a's call: b up,
 // a up, both enter bridge.
 func (h *harness) connect(a, b, bridgeID string) {
