@@ -198,3 +198,20 @@ func targetChannel(uri string) string {
 	}
 	return id
 }
+
+// sipUser is the user part of a SIP address ("<sip:1001@host>;tag=x" → "1001").
+func sipUser(addr string) string {
+	if i := strings.IndexByte(addr, '<'); i >= 0 {
+		addr = addr[i+1:]
+		if j := strings.IndexByte(addr, '>'); j >= 0 {
+			addr = addr[:j]
+		}
+	}
+	if i := strings.IndexByte(addr, ':'); i >= 0 {
+		addr = addr[i+1:]
+	}
+	if i := strings.IndexAny(addr, "@;"); i >= 0 {
+		return addr[:i]
+	}
+	return ""
+}

@@ -15,3 +15,18 @@ func TestChannelEndpoint(t *testing.T) {
 		}
 	}
 }
+
+func TestSIPUser(t *testing.T) {
+	for in, want := range map[string]string{
+		"<sip:1001@127.0.0.1>;tag=20f3a07f": "1001",
+		"sip:1001@pbx":                      "1001",
+		`"Bob" <sips:1002@host:5061>`:       "1002",
+		"<sip:1003;user=phone@h>":           "1003",
+		"1001":                              "",
+		"":                                  "",
+	} {
+		if got := sipUser(in); got != want {
+			t.Errorf("sipUser(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -298,9 +298,10 @@ func (t *Translator) Translate(ev Event) []engine.Event {
 	case "TextMessageReceived":
 		if r.Message != nil {
 			m := r.Message
-			tm := engine.TextMessage{At: at, From: m.From, ContentType: m.Variables["Content-Type"], Headers: m.Variables, Body: m.Body}
-			if r.Endpoint != nil {
-				tm.Endpoint = r.Endpoint.Resource
+			tm := engine.TextMessage{At: at, From: m.From, ContentType: m.Variables["Content-Type"], Headers: m.Variables, Body: m.Body,
+				Endpoint: sipUser(m.From)}
+			if r.Endpoint != nil && r.Endpoint.Resource != "" {
+				tm.Endpoint = r.Endpoint.Resource // who Asterisk identified, not what From claims
 			}
 			out = append(out, tm)
 		}

@@ -406,3 +406,18 @@ func translatorFeed(t *testing.T, got *[]string) func(js string) {
 func tsAt(ms int) string {
 	return fmt.Sprintf(`"timestamp":"2026-11-21T19:12:%02d.%03d+0000"`, ms/1000, ms%1000)
 }
+
+// A TextMessageReceived names its sender by the endpoint Asterisk identified;
+// without one (no endpoint in the event), by the user part of From.
+func TestTranslateTextMessageSender(t *testing.T) {
+	var got []string
+	feed := translatorFeed(t, &got)
+	feed(`{"type":"TextMessageReceived","timestamp":"2026-11-21T19:20:18.003+0000","endpoint":{"technology":"PJSIP","resource":"1002"},` +
+		`"message":{"from":"<sip:1001@127.0.0.1>","to":"pjsip:recorder@127.0.0.1","body":"x","variables":{"Content-Type":"text/plain"}}}`)
+	feed(`{"type":"TextMessageReceived","timestamp":"2026-11-21T19:20:19.003+0000",` +
+		`"message":{"from":"<sip:1003@127.0.0.1>;tag=a","to":"pjsip:recorder@127.0.0.1","body":"y"}}`)
+	want := []string{"message endpoint=1002 from=<sip:1001@127.0.0.1> type=text/plain x", "message endpoint=1003 from=<sip:1003@127.0.0.1>;tag=a type= y"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+}

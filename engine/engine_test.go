@@ -1110,9 +1110,9 @@ func TestSIPMessage(t *testing.T) {
 			setup: func(h *harness) { h.user("1001", outInt); h.user("1002", nil) },
 			run: func(h *harness) {
 				internalCall(h)
-				h.send(TextMessage{From: "sip:1001@pbx", ContentType: MediaControlContentType, Body: body("pause", "L1")})
+				h.send(TextMessage{Endpoint: "1001", ContentType: MediaControlContentType, Body: body("pause", "L1")})
 				h.wait(time.Second)
-				h.send(TextMessage{From: "sip:1001@pbx", Headers: map[string]string{"content-type": MediaControlContentType + ";charset=utf-8"}, Body: body("resume", "A")})
+				h.send(TextMessage{Endpoint: "1001", Headers: map[string]string{"content-type": MediaControlContentType + ";charset=utf-8"}, Body: body("resume", "A")})
 			},
 			check: func(t *testing.T, h *harness) {
 				if r := h.one(); r.State != StateRecording || len(r.Paused) != 1 || r.Paused[0].End.IsZero() {
@@ -1140,7 +1140,7 @@ func TestSIPMessage(t *testing.T) {
 			setup: func(h *harness) { h.user("1001", outInt); h.user("1002", nil) },
 			run: func(h *harness) {
 				internalCall(h)
-				h.send(TextMessage{Endpoint: "1002", From: "<sip:1002@127.0.0.1>;tag=x", ContentType: "text/plain", Body: body("pause", "L1")})
+				h.send(TextMessage{Endpoint: "1002", ContentType: "text/plain", Body: body("pause", "L1")})
 			},
 			check: func(t *testing.T, h *harness) {
 				if r := h.one(); r.State != StatePaused || len(r.Paused) != 1 {
@@ -1155,8 +1155,8 @@ func TestSIPMessage(t *testing.T) {
 				inboundCall(h)
 				h.send(
 					TextMessage{Endpoint: "1003", ContentType: MediaControlContentType, Body: body("pause", "L1")},                             // another user
-					TextMessage{Endpoint: "1003", From: "sip:1001@127.0.0.1", ContentType: MediaControlContentType, Body: body("pause", "L1")}, // spoofed From
-					TextMessage{From: "<sip:+4915112345678@127.0.0.2>", ContentType: MediaControlContentType, Body: body("pause", "L1")},       // the external caller
+					TextMessage{Endpoint: "1003", From: "sip:1001@127.0.0.1", ContentType: MediaControlContentType, Body: body("pause", "L1")}, // From says 1001
+					TextMessage{Endpoint: "carrier", ContentType: MediaControlContentType, Body: body("pause", "L1")},                          // the external caller
 					TextMessage{ContentType: MediaControlContentType, Body: body("pause", "L1")},                                               // nobody
 					TextMessage{Channel: "T", ContentType: "text/plain", Body: "pause-audio-recording"},                                        // the trunk's dialog
 				)
@@ -1172,9 +1172,9 @@ func TestSIPMessage(t *testing.T) {
 			setup: func(h *harness) { h.user("1001", outInt); h.user("1002", nil) },
 			run: func(h *harness) {
 				internalCall(h)
-				h.send(TextMessage{From: "sip:1001@pbx", ContentType: MediaControlContentType, Body: "{"},
-					TextMessage{From: "sip:1001@pbx", ContentType: MediaControlContentType, Body: body("pause", "nope")},
-					TextMessage{From: "sip:1001@pbx", ContentType: MediaControlContentType, Body: body("explode", "L1")})
+				h.send(TextMessage{Endpoint: "1001", ContentType: MediaControlContentType, Body: "{"},
+					TextMessage{Endpoint: "1001", ContentType: MediaControlContentType, Body: body("pause", "nope")},
+					TextMessage{Endpoint: "1001", ContentType: MediaControlContentType, Body: body("explode", "L1")})
 			},
 			check: func(t *testing.T, h *harness) {
 				if r := h.one(); r.State != StateRecording {
@@ -1183,21 +1183,6 @@ func TestSIPMessage(t *testing.T) {
 			},
 		},
 	})
-}
-
-func TestSIPUser(t *testing.T) {
-	for in, want := range map[string]string{
-		"<sip:1001@127.0.0.1>;tag=20f3a07f": "1001",
-		"sip:1001@pbx":                      "1001",
-		`"Bob" <sips:1002@host:5061>`:       "1002",
-		"<sip:1003;user=phone@h>":           "1003",
-		"1001":                              "",
-		"":                                  "",
-	} {
-		if got := sipUser(in); got != want {
-			t.Errorf("sipUser(%q) = %q, want %q", in, got, want)
-		}
-	}
 }
 
 func TestFilename(t *testing.T) {

@@ -139,7 +139,7 @@ type FeatureCall struct {
 type TextMessage struct {
 	At          time.Time
 	Channel     string // in-dialog: the channel of the dialog; "" out of dialog
-	Endpoint    string // the sender's endpoint as the PBX identified it ("" unknown)
+	Endpoint    string // the sender's endpoint (as the PBX identified it, else From's user); "" unknown
 	From        string
 	ContentType string
 	Headers     map[string]string

@@ -210,8 +210,8 @@ type mediaControl struct {
 //
 // Only an internal party of the call may pause or resume it, so nobody
 // silences somebody else's recorded call by knowing its session id: the
-// sender is the endpoint the PBX identified (Endpoint), else the user part
-// of From; in dialog, the dialog's own channel.
+// sender is the endpoint the adapter names (Endpoint); in dialog, the
+// dialog's own channel.
 func (e *Engine) onTextMessage(ctx context.Context, ev TextMessage, at time.Time) {
 	ct := ev.ContentType
 	if ct == "" {
@@ -271,34 +271,13 @@ func (e *Engine) onTextMessage(ctx context.Context, ev TextMessage, at time.Time
 // sentByParty reports whether a media control message comes from an
 // internal party of c (see onTextMessage).
 func (c *call) sentByParty(ev TextMessage) bool {
-	sender := ev.Endpoint
-	if sender == "" {
-		sender = sipUser(ev.From)
-	}
 	for _, ch := range c.channels {
 		if ch.role != RoleInternal {
 			continue
 		}
-		if ch.id == ev.Channel || sender != "" && ch.endpoint == sender {
+		if ch.id == ev.Channel || ev.Endpoint != "" && ch.endpoint == ev.Endpoint {
 			return true
 		}
 	}
 	return false
-}
-
-// sipUser is the user part of a SIP address ("<sip:1001@host>;tag=x" → "1001").
-func sipUser(addr string) string {
-	if i := strings.IndexByte(addr, '<'); i >= 0 {
-		addr = addr[i+1:]
-		if j := strings.IndexByte(addr, '>'); j >= 0 {
-			addr = addr[:j]
-		}
-	}
-	if i := strings.IndexByte(addr, ':'); i >= 0 {
-		addr = addr[i+1:]
-	}
-	if i := strings.IndexAny(addr, "@;"); i >= 0 {
-		return addr[:i]
-	}
-	return ""
 }
