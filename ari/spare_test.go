@@ -76,9 +76,10 @@ func TestAdapterSpareReleasedIsDeleted(t *testing.T) {
 	if len(got) != 0 && !slices.Equal(got, []string{snoopReq("c1", "rec-2", 0), "DELETE /channels/callrecd-rec-2-0"}) {
 		t.Fatalf("released at once: %q", got)
 	}
-	a.mu.Lock()
-	left := len(a.spares) + len(a.snoops) + len(a.recs)
-	a.mu.Unlock()
+	a.rec.mu.Lock()
+	left := len(a.rec.spares) + len(a.rec.recs)
+	a.rec.mu.Unlock()
+	left += a.pbx.snoops.len()
 	if left != 0 {
 		t.Fatal("released preparations left state behind")
 	}
@@ -152,4 +153,19 @@ func TestAdapterResyncDeletesLeftoverSpares(t *testing.T) {
 	if slices.Contains(f.requests(), "DELETE /channels/callrecd-live-0") {
 		t.Fatal("deleted a snoop that records")
 	}
+}
+
+// A preparation queued behind the start of its recording (the engine never
+// does this: a preparation has a fresh name) is never made: the start goes
+// the ordinary way at once.
+func TestAdapterSparePreparedAfterStartIsNeverMade(t *testing.T) {
+	f := newFakePBX(t)
+	f.addChannel(phone("c1", "1001"))
+	a, h := startAdapter(t, f, nil)
+	ctx := context.Background()
+	a.StartRecording(ctx, "c1", "rec-1", "wav")
+	a.PrepareRecording(ctx, "c1", "rec-1")
+	h.waitFor(t, "rec-started rec-1 on c1", time.Second) // not after a spare's SnoopWait (2 s)
+	time.Sleep(100 * time.Millisecond)
+	waitRequests(t, f, snoop1, recordOn1)
 }

@@ -75,14 +75,11 @@ func (s *Stream) ForceReconnect(gen int64, reason string) bool {
 	return true
 }
 
-// WatchdogTrips counts the reconnects the watchdog forced.
-func (a *Adapter) WatchdogTrips() int64 { return a.trips.Load() }
-
-func (a *Adapter) watchdog(ctx context.Context) {
-	if a.cfg.WatchdogInterval < 0 {
+func (s *session) watchdog(ctx context.Context) {
+	if s.cfg.WatchdogInterval < 0 {
 		return
 	}
-	t := time.NewTicker(a.cfg.WatchdogInterval)
+	t := time.NewTicker(s.cfg.WatchdogInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -90,59 +87,59 @@ func (a *Adapter) watchdog(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if !a.stream.Connected() || !a.stream.reading.Load() {
+		if !s.stream.Connected() || !s.stream.reading.Load() {
 			continue // reconnecting, or re-syncing (events wait meanwhile)
 		}
-		gen := a.stream.gen.Load()
-		reason := a.checkLink(ctx)
+		gen := s.stream.gen.Load()
+		reason := s.checkLink(ctx)
 		if reason == "" || ctx.Err() != nil {
 			continue
 		}
-		if a.stream.ForceReconnect(gen, reason) {
-			a.trips.Add(1)
-			a.log.Error("ARI WATCHDOG: the link to Asterisk is dead although the websocket looked up; "+
-				"marked down, reconnecting and re-syncing", "app", a.cfg.App, "reason", reason)
+		if s.stream.ForceReconnect(gen, reason) {
+			s.trips.Add(1)
+			s.log.Error("ARI WATCHDOG: the link to Asterisk is dead although the websocket looked up; "+
+				"marked down, reconnecting and re-syncing", "app", s.cfg.App, "reason", reason)
 		}
 	}
 }
 
 // checkLink returns why the link is dead, "" if it is fine.
-func (a *Adapter) checkLink(ctx context.Context) string {
-	app := url.PathEscape(a.cfg.App)
-	cctx, cancel := context.WithTimeout(ctx, a.cfg.WatchdogTimeout)
+func (s *session) checkLink(ctx context.Context) string {
+	app := url.PathEscape(s.cfg.App)
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.WatchdogTimeout)
 	defer cancel()
 	var info struct {
 		Name string `json:"name"`
 	}
-	err := a.rest.Do(cctx, http.MethodGet, "/applications/"+app, nil, nil, &info)
+	err := s.rest.Do(cctx, http.MethodGet, "/applications/"+app, nil, nil, &info)
 	switch {
 	case StatusOf(err) == http.StatusNotFound:
 		return "the application is not registered on Asterisk: no websocket of ours is behind it"
 	case err != nil:
 		return "ARI is not answering: " + err.Error()
 	}
-	seq := a.probeSeq.Add(1)
-	err = a.rest.Do(cctx, http.MethodPost, "/events/user/"+probePrefix+strconv.FormatInt(seq, 10),
-		url.Values{"application": {a.cfg.App}}, nil, nil)
+	seq := s.probeSeq.Add(1)
+	err = s.rest.Do(cctx, http.MethodPost, "/events/user/"+probePrefix+strconv.FormatInt(seq, 10),
+		url.Values{"application": {s.cfg.App}}, nil, nil)
 	if err != nil {
 		if cctx.Err() != nil {
 			return "ARI is not answering: " + err.Error()
 		}
 		// An Asterisk that refuses user events cannot be probed this way;
 		// GET /applications answered, which is all we know.
-		a.log.Warn("ARI watchdog: user event refused; only ARI's answers are watched", "err", err)
+		s.log.Warn("ARI watchdog: user event refused; only ARI's answers are watched", "err", err)
 		return ""
 	}
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	for a.stream.probeSeen.Load() < seq {
+	for s.stream.probeSeen.Load() < seq {
 		select {
 		case <-cctx.Done():
 			if ctx.Err() != nil {
 				return ""
 			}
 			return fmt.Sprintf("our own user event did not come back within %s: the application's events "+
-				"no longer reach this websocket (taken over by another client, or Asterisk stopped sending)", a.cfg.WatchdogTimeout)
+				"no longer reach this websocket (taken over by another client, or Asterisk stopped sending)", s.cfg.WatchdogTimeout)
 		case <-tick.C:
 		}
 	}

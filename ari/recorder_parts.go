@@ -1,0 +1,216 @@
+package ari
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/callrecd/callrecd/engine"
+)
+
+// The recorder's commands. Each runs on its recording's queue, so the
+// commands of one recording never overlap; REST calls are made without
+// recorder.mu.
+
+func (r *recorder) fail(ctx context.Context, name, channelID, reason string) {
+	r.pbx.failures.Add(1)
+	r.pbx.log.Error("ARI: recording could not start", "name", name, "channel", channelID, "reason", reason)
+	r.emit(ctx, engine.RecordingFailed{Name: name, Channel: channelID, Reason: reason})
+}
+
+func (r *recorder) makeSpare(ctx context.Context, sp *spare) {
+	r.mu.Lock()
+	toMake := sp.state.toMake()
+	r.mu.Unlock()
+	if !toMake {
+		return // released before it was made; the release's job cleans up
+	}
+	q := url.Values{"spy": {"both"}, "app": {r.pbx.app}, "snoopId": {sp.id}, "appArgs": {"callrecd-spare"}}
+	err := r.pbx.rest.Do(ctx, http.MethodPost, "/channels/"+url.PathEscape(sp.channel)+"/snoop", q, nil, nil)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil {
+		sp.state = sp.state.on(spareSnoopMade)
+		return
+	}
+	// StartRecording will make its own snoop.
+	r.pbx.log.Info("ARI: spare snoop failed", "channel", sp.channel, "err", err)
+	r.pbx.snoops.cancel(sp.id)
+	sp.state = sp.state.on(spareSnoopRefused)
+	if r.spares[sp.name] == sp {
+		delete(r.spares, sp.name)
+	}
+}
+
+// dropSpare deletes a spare's snoop (if it was made). Run on the
+// recording's queue, after the job that made it.
+func (r *recorder) dropSpare(ctx context.Context, sp *spare) {
+	r.pbx.snoops.cancel(sp.id)
+	r.mu.Lock()
+	hasSnoop := sp.state.hasSnoop()
+	r.mu.Unlock()
+	if hasSnoop {
+		r.pbx.deleteChannel(ctx, sp.id)
+	}
+}
+
+// useSpare records the first part of name on its spare snoop, if it has
+// one on channelID: at once if the snoop is in the application, else once
+// it is (as a new snoop would be waited for). It reports false when the
+// normal path must run (no spare, or the spare is unusable or on another
+// channel: then it is deleted).
+func (r *recorder) useSpare(ctx context.Context, channelID, name, format string) bool {
+	r.mu.Lock()
+	sp := r.spares[name]
+	rec := r.recLocked(name)
+	if sp == nil {
+		r.mu.Unlock()
+		return false
+	}
+	// A spare still to be made here would have been prepared after the
+	// start (its job queued behind this one): the engine never does that
+	// (a preparation has a fresh name); make no snoop for it.
+	if sp.channel != channelID || rec.parts != 0 || rec.part.snoop != "" || sp.state != spareMade {
+		r.unlistSpareLocked(sp)
+		r.mu.Unlock()
+		r.dropSpare(ctx, sp)
+		return false
+	}
+	// Still listed while it is waited for: a re-sync meanwhile keeps it.
+	sp.state = sp.state.on(spareStartTakes)
+	r.mu.Unlock()
+	forget := func() {
+		if r.spares[name] == sp {
+			delete(r.spares, name)
+		}
+	}
+	select {
+	case <-sp.ready:
+	case <-time.After(r.pbx.snoopWait):
+		r.pbx.log.Warn("ARI: spare snoop never entered the application; making another", "channel", channelID, "snoop", sp.id)
+		r.mu.Lock()
+		forget()
+		r.mu.Unlock()
+		r.dropSpare(ctx, sp)
+		return false
+	}
+	r.mu.Lock()
+	forget()
+	rec.part.begin(sp.id)
+	r.mu.Unlock()
+	if err := r.record(ctx, sp.id, name, format); err != nil {
+		r.pbx.log.Warn("ARI: record on the spare snoop failed; making another", "channel", channelID, "snoop", sp.id, "err", err)
+		r.mu.Lock()
+		rec.part.endedOn(sp.id)
+		r.mu.Unlock()
+		r.pbx.deleteChannel(ctx, sp.id)
+		return false
+	}
+	return true
+}
+
+func (r *recorder) startPart(ctx context.Context, channelID, name, format string) {
+	if r.useSpare(ctx, channelID, name, format) {
+		return
+	}
+	r.mu.Lock()
+	rec := r.recLocked(name)
+	prev, prevDone := rec.part.snoop, rec.part.done
+	r.mu.Unlock()
+	if prev != "" && prevDone != nil {
+		// Appending while the previous part is live is a 409: wait for its
+		// RecordingFinished (it follows the spied leg's end by 1-3 ms).
+		select {
+		case <-prevDone:
+		case <-time.After(r.finishWait):
+			r.pbx.log.Warn("ARI: previous part of the recording still live; appending anyway", "name", name, "snoop", prev)
+		}
+	}
+	r.mu.Lock()
+	rec.parts++
+	sid := SnoopPrefix + name + "-" + strconv.Itoa(rec.parts)
+	ready := r.pbx.snoops.expect(sid)
+	r.mu.Unlock()
+
+	q := url.Values{"spy": {"both"}, "app": {r.pbx.app}, "snoopId": {sid}, "appArgs": {"callrecd-snoop"}}
+	if err := r.pbx.rest.Do(ctx, http.MethodPost, "/channels/"+url.PathEscape(channelID)+"/snoop", q, nil, nil); err != nil {
+		r.pbx.snoops.cancel(sid)
+		r.fail(ctx, name, channelID, "snoop: "+err.Error())
+		return
+	}
+	select {
+	case <-ready:
+	case <-time.After(r.pbx.snoopWait):
+		r.pbx.snoops.cancel(sid)
+		r.pbx.deleteChannel(ctx, sid)
+		r.fail(ctx, name, channelID, "snoop channel never entered the application")
+		return
+	}
+	r.mu.Lock()
+	rec.part.begin(sid)
+	r.mu.Unlock()
+
+	if err := r.record(ctx, sid, name, format); err != nil {
+		r.mu.Lock()
+		rec.part.endedOn(sid)
+		r.mu.Unlock()
+		r.pbx.deleteChannel(ctx, sid)
+		r.fail(ctx, name, channelID, "record: "+err.Error())
+	}
+}
+
+// record records snoop sid into name, retrying while a part of that name is
+// still live (append refused).
+func (r *recorder) record(ctx context.Context, sid, name, format string) error {
+	rq := url.Values{"name": {name}, "format": {format}, "ifExists": {"append"}, "beep": {"false"}, "terminateOn": {"none"}}
+	deadline := time.Now().Add(r.finishWait)
+	for {
+		err := r.pbx.rest.Do(ctx, http.MethodPost, "/channels/"+url.PathEscape(sid)+"/record", rq, nil, nil)
+		if err == nil || StatusOf(err) != http.StatusConflict || !time.Now().Before(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *recorder) stopPart(ctx context.Context, name string) {
+	r.mu.Lock()
+	rec := r.recs[name]
+	var sid string
+	var done <-chan struct{}
+	ok := false
+	if rec != nil {
+		sid, done, ok = rec.part.stop()
+	}
+	r.mu.Unlock()
+	if !ok {
+		return // the part already ended (its leg left) or never started
+	}
+	err := r.pbx.rest.Do(ctx, http.MethodPost, "/recordings/live/"+url.PathEscape(name)+"/stop", nil, nil, nil)
+	if err != nil && StatusOf(err) != http.StatusNotFound {
+		r.pbx.failures.Add(1)
+		r.pbx.log.Warn("ARI: stop recording failed", "name", name, "err", err)
+	}
+	if err == nil {
+		select {
+		case <-done:
+		case <-time.After(r.finishWait):
+			r.pbx.log.Warn("ARI: no RecordingFinished after stop", "name", name)
+		}
+	}
+	// Only now (the recording is over) a command to the snoop cannot block.
+	r.pbx.deleteChannel(ctx, sid)
+	r.mu.Lock()
+	rec.part.endedOn(sid)
+	r.mu.Unlock()
+}
+
+func (r *recorder) liveCommand(ctx context.Context, method, name, suffix string) {
+	err := r.pbx.rest.Do(ctx, method, "/recordings/live/"+url.PathEscape(name)+suffix, nil, nil, nil)
+	if err != nil {
+		r.pbx.failures.Add(1)
+		r.pbx.log.Warn("ARI: recording command failed", "name", name, "command", method+" "+suffix, "err", err)
+	}
+}
