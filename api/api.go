@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -21,17 +22,16 @@ import (
 
 // CallControl is what the API asks of the engine: live calls and recording
 // control by call reference (a channel id — Wazo's call_id —, a PBX call id
-// or a CDR id), scoped to a tenant ("" = any). *engine.Engine satisfies it.
+// or a CDR id), scoped to a tenant ("" = any). *executor.Executor satisfies
+// it: the engine decides, the executor applies.
 type CallControl interface {
 	Calls(tenant string) []engine.CallInfo
 	Call(tenant, ref string) (engine.CallInfo, error)
-	StartRecording(ctx context.Context, tenant, ref string, who engine.StartedBy) (engine.RecordingInfo, error)
-	StopRecording(ctx context.Context, tenant, ref string, who engine.StartedBy) (engine.RecordingInfo, error)
-	PauseRecording(ctx context.Context, tenant, ref string, who engine.StartedBy) (engine.RecordingInfo, error)
-	ResumeRecording(ctx context.Context, tenant, ref string, who engine.StartedBy) (engine.RecordingInfo, error)
+	StartRecording(ctx context.Context, tenant, ref string, who recording.StartedBy) (engine.RecordingInfo, error)
+	StopRecording(ctx context.Context, tenant, ref string, who recording.StartedBy) (engine.RecordingInfo, error)
+	PauseRecording(ctx context.Context, tenant, ref string, who recording.StartedBy) (engine.RecordingInfo, error)
+	ResumeRecording(ctx context.Context, tenant, ref string, who recording.StartedBy) (engine.RecordingInfo, error)
 }
-
-var _ CallControl = (*engine.Engine)(nil)
 
 // Options configures the API.
 type Options struct {

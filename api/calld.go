@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/recording"
 	"github.com/labstack/echo/v4"
 )
 
@@ -40,11 +41,11 @@ type liveRecording struct {
 }
 
 // recordState is Wazo's record_state ("active"/"inactive") plus "paused".
-func recordState(s engine.RecState) string {
+func recordState(s recording.State) string {
 	switch s {
-	case engine.StateRecording:
+	case recording.StateRecording:
 		return "active"
-	case engine.StatePaused:
+	case recording.StatePaused:
 		return "paused"
 	}
 	return "inactive"
@@ -153,13 +154,13 @@ func (s *server) record(a action, me bool) echo.HandlerFunc {
 		var ri engine.RecordingInfo
 		switch a {
 		case "start":
-			ri, err = cc.StartRecording(ctx, p.tenant, ref, engine.ByAPI)
+			ri, err = cc.StartRecording(ctx, p.tenant, ref, recording.ByAPI)
 		case "stop":
-			ri, err = cc.StopRecording(ctx, p.tenant, ref, engine.ByAPI)
+			ri, err = cc.StopRecording(ctx, p.tenant, ref, recording.ByAPI)
 		case "pause":
-			ri, err = cc.PauseRecording(ctx, p.tenant, ref, engine.ByAPI)
+			ri, err = cc.PauseRecording(ctx, p.tenant, ref, recording.ByAPI)
 		case "resume":
-			ri, err = cc.ResumeRecording(ctx, p.tenant, ref, engine.ByAPI)
+			ri, err = cc.ResumeRecording(ctx, p.tenant, ref, recording.ByAPI)
 		}
 		if err != nil {
 			return fromEngine(err)

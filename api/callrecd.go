@@ -3,9 +3,9 @@ package api
 import (
 	"context"
 	"net/http"
-	"slices"
 	"time"
 
+	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
 	"github.com/labstack/echo/v4"
 )
@@ -68,7 +68,7 @@ func (in tenantInput) apply(t *store.Tenant) error {
 	setBool(&t.RecordExternalToExternal, in.RecordExternalToExternal)
 	setBool(&t.AnnounceRecording, in.AnnounceRecording)
 	if in.Format != nil {
-		if !slices.Contains([]string{store.FormatWAV, store.FormatMP3, store.FormatAMR}, *in.Format) {
+		if !recording.Format(*in.Format).Valid() {
 			return errInvalid("format", "wav, mp3 or amr")
 		}
 		t.Format = *in.Format

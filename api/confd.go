@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -226,14 +227,8 @@ func renderFeature(f store.FeatureExtension) featureJSON {
 
 func (s *server) listFeatures(c echo.Context) error {
 	feature := c.QueryParam("feature")
-	if feature != "" {
-		known := false
-		for _, f := range store.Features {
-			known = known || f == feature
-		}
-		if !known {
-			return errInvalid("feature", "unknown feature")
-		}
+	if feature != "" && !recording.Feature(feature).Valid() {
+		return errInvalid("feature", "unknown feature")
 	}
 	fs, err := s.store.ListFeatureExtensions(c.Request().Context(), getPrincipal(c).tenant, feature)
 	if err != nil {

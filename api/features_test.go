@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
 )
 
@@ -60,7 +61,7 @@ func TestBulkDeleteAndLiveRecordingGuard(t *testing.T) {
 	}
 	const live = "77777777-0823-4d2b-a18c-b9082e551b50"
 	if err := ev.store.CreateRecording(ctx, store.Recording{UUID: live, CallID: c2.ID, TenantUUID: tenantA, Start: time.Now(),
-		Filename: "live.wav", Format: store.FormatWAV, State: store.StateRecording, StartedBy: store.StartedByAPI}); err != nil {
+		Filename: "live.wav", Format: string(recording.WAV), State: string(recording.StateRecording), StartedBy: string(recording.ByAPI)}); err != nil {
 		t.Fatal(err)
 	}
 	bulk := "/api/call-logd/1.0/cdr/recordings/media"
@@ -145,7 +146,7 @@ func TestCDRFiltersCSVAndUserScope(t *testing.T) {
 	}
 	const r3 = "33333333-0823-4d2b-a18c-b9082e551b50"
 	if err := ev.store.CreateRecording(ctx, store.Recording{UUID: r3, CallID: c3.ID, TenantUUID: tenantA, Start: start,
-		Filename: "x.wav", Format: store.FormatWAV, State: store.StateStopped, StartedBy: store.StartedByPolicy}); err != nil {
+		Filename: "x.wav", Format: string(recording.WAV), State: string(recording.StateStopped), StartedBy: string(recording.ByPolicy)}); err != nil {
 		t.Fatal(err)
 	}
 	wantError(t, ev.do("GET", fmt.Sprintf("/api/call-logd/1.0/users/me/cdr/%d/recordings/%s/media", c3.ID, r3), ev.tokens["olga"], nil), 404, "not-found")
@@ -214,7 +215,7 @@ func TestCallControl(t *testing.T) {
 	}
 	wantError(t, ev.do("PUT", "/api/calld/1.0/users/me/calls/"+liveChanA+"/record/stop", plain, nil), 404, "not-found")
 	// Engine refusals map to 403/409 in Wazo's shape.
-	ev.calls.action = func(op, _, _ string, _ engine.StartedBy) (engine.RecordingInfo, error) {
+	ev.calls.action = func(op, _, _ string, _ recording.StartedBy) (engine.RecordingInfo, error) {
 		if op == "start" {
 			return engine.RecordingInfo{}, fmt.Errorf("%w: external-to-external call", engine.ErrNotAllowed)
 		}

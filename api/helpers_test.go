@@ -17,6 +17,7 @@ import (
 
 	"github.com/callrecd/callrecd/engine"
 	"github.com/callrecd/callrecd/media"
+	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,7 +42,7 @@ const (
 type fakeCalls struct {
 	calls  func(tenant string) []engine.CallInfo
 	call   func(tenant, ref string) (engine.CallInfo, error)
-	action func(op, tenant, ref string, who engine.StartedBy) (engine.RecordingInfo, error)
+	action func(op, tenant, ref string, who recording.StartedBy) (engine.RecordingInfo, error)
 }
 
 func (f *fakeCalls) Calls(tenant string) []engine.CallInfo {
@@ -58,23 +59,23 @@ func (f *fakeCalls) Call(tenant, ref string) (engine.CallInfo, error) {
 	return f.call(tenant, ref)
 }
 
-func (f *fakeCalls) do(op, tenant, ref string, who engine.StartedBy) (engine.RecordingInfo, error) {
+func (f *fakeCalls) do(op, tenant, ref string, who recording.StartedBy) (engine.RecordingInfo, error) {
 	if f.action == nil {
 		return engine.RecordingInfo{}, engine.ErrNoSuchCall
 	}
 	return f.action(op, tenant, ref, who)
 }
 
-func (f *fakeCalls) StartRecording(_ context.Context, t, r string, w engine.StartedBy) (engine.RecordingInfo, error) {
+func (f *fakeCalls) StartRecording(_ context.Context, t, r string, w recording.StartedBy) (engine.RecordingInfo, error) {
 	return f.do("start", t, r, w)
 }
-func (f *fakeCalls) StopRecording(_ context.Context, t, r string, w engine.StartedBy) (engine.RecordingInfo, error) {
+func (f *fakeCalls) StopRecording(_ context.Context, t, r string, w recording.StartedBy) (engine.RecordingInfo, error) {
 	return f.do("stop", t, r, w)
 }
-func (f *fakeCalls) PauseRecording(_ context.Context, t, r string, w engine.StartedBy) (engine.RecordingInfo, error) {
+func (f *fakeCalls) PauseRecording(_ context.Context, t, r string, w recording.StartedBy) (engine.RecordingInfo, error) {
 	return f.do("pause", t, r, w)
 }
-func (f *fakeCalls) ResumeRecording(_ context.Context, t, r string, w engine.StartedBy) (engine.RecordingInfo, error) {
+func (f *fakeCalls) ResumeRecording(_ context.Context, t, r string, w recording.StartedBy) (engine.RecordingInfo, error) {
 	return f.do("resume", t, r, w)
 }
 
@@ -82,13 +83,13 @@ func (f *fakeCalls) ResumeRecording(_ context.Context, t, r string, w engine.Sta
 func liveCallA() engine.CallInfo {
 	start := time.Date(2021, 5, 14, 17, 47, 15, 0, time.UTC)
 	return engine.CallInfo{ID: 1, PBXCallID: "1620999999.41", Tenant: tenantA, Start: start, Answer: start.Add(2 * time.Second),
-		Direction: engine.DirInternal, Record: engine.StateRecording,
+		Direction: engine.DirInternal, Record: recording.StateRecording,
 		Parties: []engine.PartyInfo{
 			{Channel: "1620999999.41", Role: engine.RoleInternal, UserUUID: userOlga, Number: "1015", Name: "Olga Romanov", Answered: true},
 			{Channel: liveChanA, Role: engine.RoleInternal, UserUUID: userAna, Number: "1011", Name: "Anastasia Romanov", Answered: true},
 		},
 		Recordings: []engine.RecordingInfo{{RecordingRow: engine.RecordingRow{UUID: recSeed, CallID: 1, Tenant: tenantA,
-			Start: start.Add(time.Second), State: engine.StateRecording, StartedBy: engine.ByPolicy}, Live: true}},
+			Start: start.Add(time.Second), State: recording.StateRecording, StartedBy: recording.ByPolicy}, Live: true}},
 	}
 }
 
@@ -122,12 +123,12 @@ func engineLike(calls ...engine.CallInfo) *fakeCalls {
 			return out
 		},
 		call: find,
-		action: func(op, tenant, ref string, who engine.StartedBy) (engine.RecordingInfo, error) {
+		action: func(op, tenant, ref string, who recording.StartedBy) (engine.RecordingInfo, error) {
 			c, err := find(tenant, ref)
 			if err != nil {
 				return engine.RecordingInfo{}, err
 			}
-			if who != engine.ByAPI {
+			if who != recording.ByAPI {
 				return engine.RecordingInfo{}, fmt.Errorf("who = %q", who)
 			}
 			r := c.Recordings[0]
@@ -213,7 +214,7 @@ func newEnv(t *testing.T) *env {
 		ev.tokens[tok.name] = plain
 		ev.tokens[tok.name+"-id"] = created.ID
 	}
-	fs, err := st.ListFeatureExtensions(ctx, tenantA, store.FeatureCallRecord)
+	fs, err := st.ListFeatureExtensions(ctx, tenantA, string(recording.FeatureCallRecord))
 	must(err)
 	ev.ids["featureA"] = fs[0].ID
 
@@ -231,13 +232,13 @@ func newEnv(t *testing.T) *env {
 		RequestedExtension: "1011", Tags: []string{"olga"}})
 	must(err)
 	ev.wav = testWAV(t)
-	name, err := media.Name{Start: *at("2021-05-14T17:47:16Z"), CallID: callA.ID, RecordingUUID: recSeed, Format: media.WAV}.FileName()
+	name, err := recording.Name{Start: *at("2021-05-14T17:47:16Z"), CallID: callA.ID, RecordingUUID: recSeed, Format: recording.WAV}.FileName()
 	must(err)
 	must(os.MkdirAll(filepath.Join(ev.root, "tenants", tenantA, "monitor"), 0o750))
 	must(os.WriteFile(filepath.Join(ev.root, "tenants", tenantA, "monitor", name), ev.wav, 0o640))
 	must(st.CreateRecording(ctx, store.Recording{UUID: recSeed, CallID: callA.ID, TenantUUID: tenantA,
 		Start: *at("2021-05-14T17:47:16.701984Z"), End: at("2021-05-14T17:47:22.979637Z"), Filename: name,
-		Format: store.FormatWAV, Size: int64(len(ev.wav)), State: store.StateStopped, StartedBy: store.StartedByPolicy}))
+		Format: string(recording.WAV), Size: int64(len(ev.wav)), State: string(recording.StateStopped), StartedBy: string(recording.ByPolicy)}))
 	ev.callA, err = st.GetCall(ctx, tenantA, callA.ID)
 	must(err)
 
@@ -248,7 +249,7 @@ func newEnv(t *testing.T) *env {
 	must(os.MkdirAll(filepath.Join(ev.root, "tenants", tenantB, "monitor"), 0o750))
 	must(os.WriteFile(filepath.Join(ev.root, "tenants", tenantB, "monitor", "b.wav"), ev.wav, 0o640))
 	must(st.CreateRecording(ctx, store.Recording{UUID: recB, CallID: callB.ID, TenantUUID: tenantB, Start: callB.Start,
-		Filename: "b.wav", Format: store.FormatWAV, State: store.StateStopped, StartedBy: store.StartedByPolicy}))
+		Filename: "b.wav", Format: string(recording.WAV), State: string(recording.StateStopped), StartedBy: string(recording.ByPolicy)}))
 	ev.callB, err = st.GetCall(ctx, tenantB, callB.ID)
 	must(err)
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
 )
 
@@ -117,8 +118,8 @@ func TestUnsafeStoredFilenameIsNotServed(t *testing.T) {
 	for i, name := range []string{"../../../../../../etc/passwd", "..", "a/../../b.wav"} {
 		u := evil[:35] + fmt.Sprint(i)
 		if err := ev.store.CreateRecording(ctx, store.Recording{UUID: u, CallID: ev.callA.ID, TenantUUID: tenantA,
-			Start: ev.callA.Start, Filename: name, Format: store.FormatWAV, State: store.StateStopped,
-			StartedBy: store.StartedByPolicy}); err != nil {
+			Start: ev.callA.Start, Filename: name, Format: string(recording.WAV), State: string(recording.StateStopped),
+			StartedBy: string(recording.ByPolicy)}); err != nil {
 			t.Fatal(err)
 		}
 		r := ev.do("GET", fmt.Sprintf("/api/call-logd/1.0/cdr/%d/recordings/%s/media", ev.callA.ID, u), ev.tokens["adminA"], nil)

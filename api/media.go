@@ -11,15 +11,10 @@ import (
 	"strings"
 
 	"github.com/callrecd/callrecd/media"
+	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
 	"github.com/labstack/echo/v4"
 )
-
-var contentTypes = map[string]string{
-	store.FormatWAV: "audio/wav",
-	store.FormatMP3: "audio/mpeg",
-	store.FormatAMR: "audio/amr",
-}
 
 // loadRecording finds recording_uuid of call cdr_id within the caller's
 // scope: another tenant's, another user's, a mismatched call or a deleted
@@ -102,7 +97,7 @@ func (s *server) media(me bool) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		ctype := contentTypes[rec.Format]
+		ctype := recording.Format(rec.Format).ContentType()
 		if ctype == "" {
 			ctype = "application/octet-stream"
 		}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -87,9 +88,8 @@ func (r *recordingStates) Collect(ch chan<- prometheus.Metric) {
 		}
 		r.last, r.at = counts, time.Now()
 	}
-	for _, st := range []string{store.StatePending, store.StateRecording, store.StatePaused, store.StateStopped,
-		store.StateFailed, store.StateMissing, store.StateCorrupt} {
-		ch <- prometheus.MustNewConstMetric(recordingsDesc, prometheus.GaugeValue, float64(r.last[st]), st)
+	for _, st := range recording.States() {
+		ch <- prometheus.MustNewConstMetric(recordingsDesc, prometheus.GaugeValue, float64(r.last[string(st)]), string(st))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/callrecd/callrecd/recording"
 	"github.com/labstack/echo/v4"
 )
 
@@ -23,6 +24,15 @@ func openAPIPath(p string) (string, []string) {
 }
 
 var intParams = map[string]bool{"cdr_id": true, "feature_id": true, "limit": true, "offset": true, "from_id": true}
+
+// enum lists a vocabulary's values for a schema.
+func enum[T ~string](vs []T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
+}
 
 func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
 
@@ -142,7 +152,7 @@ func openAPIDoc(routes []route) map[string]any {
 		"Retention": obj(map[string]any{"tenant_uuid": str, "cdr_days": nint, "recording_days": nint, "export_days": nint}),
 		"Tenant": obj(map[string]any{"uuid": str, "name": str, "audio_recording_enabled": boolean,
 			"video_recording_enabled": boolean, "record_external_to_external": boolean,
-			"format":             map[string]any{"type": "string", "enum": []string{"wav", "mp3", "amr"}},
+			"format":             map[string]any{"type": "string", "enum": enum(recording.Formats())},
 			"online_record_mode": map[string]any{"type": "string", "enum": []string{"pause", "stop"}},
 			"announce_recording": boolean, "dtmf_timeout_ms": integer,
 			"retention": obj(map[string]any{"cdr_days": nint, "recording_days": nint, "export_days": nint}),

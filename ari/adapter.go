@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/recording"
 )
 
 // Handler is what the adapter feeds: the engine.
@@ -203,14 +204,14 @@ func (a *Adapter) Forget(name string) { a.rec.forget(name) }
 // StartRecording records channelID through a snoop (spy both) into
 // <spool>/<name>.wav, appending when the file exists. It returns at
 // once; the outcome arrives as RecordingStarted or RecordingFailed.
-func (a *Adapter) StartRecording(_ context.Context, channelID, name, _ string) (string, error) {
+func (a *Adapter) StartRecording(_ context.Context, channelID, name string, _ recording.Format) error {
 	if channelID == "" || name == "" {
-		return "", errors.New("ari: start recording: channel and name are required")
+		return errors.New("ari: start recording: channel and name are required")
 	}
 	// Asterisk writes WAV (mp3/amr are made from it later); the spool file
 	// is always <name>.wav.
 	a.rec.start(channelID, name, "wav")
-	return name, nil
+	return nil
 }
 
 // PrepareRecording makes a spare snoop on channelID for recording name

@@ -140,8 +140,8 @@ func TestAdapterRecordPauseResumeStopSequence(t *testing.T) {
 	f.addChannel(phone("c2", "1002"))
 	a, h := startAdapter(t, f, nil)
 	ctx := context.Background()
-	if got, _ := a.StartRecording(ctx, "c1", "rec-1", "wav"); got != "rec-1" {
-		t.Fatalf("handle %q", got)
+	if err := a.StartRecording(ctx, "c1", "rec-1", "wav"); err != nil {
+		t.Fatal(err)
 	}
 	h.waitFor(t, "rec-started rec-1 on c1", 3*time.Second)
 	a.PauseRecording(ctx, "rec-1")

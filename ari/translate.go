@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/recording"
 )
 
 // TenantRule maps channels to a tenant: by the dialplan context the channel
@@ -341,7 +342,7 @@ func (t *Translator) onStasisStart(r rawEvent, at time.Time, out *[]engine.Event
 	}
 	if len(r.Args) >= 2 && r.Args[0] == "feature" {
 		if cs := t.flush(r.Channel, nil, at, out); cs != nil {
-			*out = append(*out, engine.FeatureCall{At: at, Channel: cs.id, Feature: r.Args[1]})
+			*out = append(*out, engine.FeatureCall{At: at, Channel: cs.id, Feature: recording.Feature(r.Args[1])})
 		}
 		return ""
 	}

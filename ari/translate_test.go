@@ -72,7 +72,7 @@ func compact(ev engine.Event) string {
 	case engine.LegDeaf:
 		return "deaf " + short(e.Channel)
 	case engine.FeatureCall:
-		return "feature " + short(e.Channel) + " " + e.Feature
+		return "feature " + short(e.Channel) + " " + string(e.Feature)
 	case engine.TextMessage:
 		return "message endpoint=" + e.Endpoint + " from=" + e.From + " type=" + e.ContentType + " " + e.Body
 	case engine.Hangup:

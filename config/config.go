@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/callrecd/callrecd/media"
+	"github.com/callrecd/callrecd/recording"
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/google/uuid"
 	"github.com/knadh/koanf/parsers/yaml"
@@ -114,8 +115,8 @@ type Log struct {
 
 // Defaults apply to tenants created from this file.
 type Defaults struct {
-	Format       string            `koanf:"format"` // wav | mp3 | amr
-	FeatureCodes map[string]string `koanf:"feature_codes"`
+	Format       string            `koanf:"format"`        // a recording.Format: wav | mp3 | amr
+	FeatureCodes map[string]string `koanf:"feature_codes"` // recording.Feature name → code
 	DTMFTimeout  time.Duration     `koanf:"dtmf_timeout"`
 }
 
@@ -186,15 +187,40 @@ func Default() Config {
 		HTTP:     HTTP{Listen: "127.0.0.1:9298"},
 		Log:      Log{Level: "info", Format: "text"},
 		Defaults: Defaults{
-			Format:      "wav",
-			DTMFTimeout: 3 * time.Second,
-			FeatureCodes: map[string]string{
-				"callrecord": "*26", "onlinerec": "*3", "pauserecord": "*48", "resumerecord": "*49",
-			},
+			Format:       string(recording.WAV),
+			DTMFTimeout:  3 * time.Second,
+			FeatureCodes: defaultFeatureCodes(),
 		},
 		SMTP:    SMTP{Port: 587, TLS: "starttls"},
 		Exports: Exports{Dir: "/var/lib/callrecd/exports"},
 	}
+}
+
+// defaultFeatureCodes maps every feature to its default code.
+func defaultFeatureCodes() map[string]string {
+	codes := map[string]string{}
+	for _, f := range recording.Features() {
+		codes[string(f)] = recording.DefaultCode(f)
+	}
+	return codes
+}
+
+// names spells a vocabulary's values.
+func names[T ~string](vs []T) []string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = string(v)
+	}
+	return s
+}
+
+// oneOf spells a vocabulary for a message: "wav, mp3 or amr".
+func oneOf[T ~string](vs []T) string {
+	s := names(vs)
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 // Error is a configuration problem about one key.
@@ -401,8 +427,8 @@ func (c Config) Validate() error {
 	if !slices.Contains([]string{"text", "json"}, c.Log.Format) {
 		bad("log.format", "must be text or json, got %q", c.Log.Format)
 	}
-	if !slices.Contains([]string{"wav", "mp3", "amr"}, c.Defaults.Format) {
-		bad("defaults.format", "must be wav, mp3 or amr, got %q", c.Defaults.Format)
+	if !recording.Format(c.Defaults.Format).Valid() {
+		bad("defaults.format", "must be %s, got %q", oneOf(recording.Formats()), c.Defaults.Format)
 	}
 	if c.Defaults.DTMFTimeout < 100*time.Millisecond || c.Defaults.DTMFTimeout > time.Minute {
 		bad("defaults.dtmf_timeout", "must be between 100ms and 1m, got %s", c.Defaults.DTMFTimeout)
@@ -410,8 +436,8 @@ func (c Config) Validate() error {
 	seenCode := map[string]string{}
 	for feature, code := range c.Defaults.FeatureCodes {
 		key := "defaults.feature_codes." + feature
-		if !slices.Contains([]string{"callrecord", "onlinerec", "pauserecord", "resumerecord"}, feature) {
-			bad(key, "unknown feature (callrecord, onlinerec, pauserecord, resumerecord)")
+		if !recording.Feature(feature).Valid() {
+			bad(key, "unknown feature (%s)", strings.Join(names(recording.Features()), ", "))
 		}
 		if !regexp.MustCompile(`^[0-9*#]{1,20}$`).MatchString(code) {
 			bad(key, "must be 1-20 of 0-9, * and #, got %q", code)

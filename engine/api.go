@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
 // RecordingInfo is a recording as the API shows it.
@@ -39,11 +41,11 @@ type CallInfo struct {
 	ExternalOnly bool
 	// Record is the active recording's state (recording or paused), ""
 	// when nothing records.
-	Record     RecState
+	Record     recording.State
 	Recordings []RecordingInfo // recordings of this call known in memory
 }
 
-func (r *recording) info() RecordingInfo {
+func (r *rec) info() RecordingInfo {
 	row := r.row
 	row.Paused = append([]Interval(nil), r.row.Paused...)
 	return RecordingInfo{RecordingRow: row, Channel: r.channel, Live: r.live}
@@ -69,7 +71,7 @@ func (c *call) info() CallInfo {
 	}
 	for _, r := range c.recs {
 		ci.Recordings = append(ci.Recordings, r.info())
-		if r.row.State.active() {
+		if r.row.State.Active() {
 			ci.Record = r.row.State
 		}
 	}
@@ -116,7 +118,7 @@ func (e *Engine) resolve(tenant, ref string) (*call, error) {
 	} else if c = e.calls[ref]; c == nil {
 		if id, err := strconv.ParseInt(ref, 10, 64); err == nil && id > 0 {
 			for _, x := range e.calls {
-				if x.row.ID == id && x.rowStored {
+				if x.row.ID == id {
 					c = x
 					break
 				}
@@ -141,121 +143,138 @@ func (e *Engine) findSession(id string) *call {
 	return nil
 }
 
-// StartRecording starts a new recording of a call (REST). who is ByAPI or
-// BySIPMessage. Errors: ErrNoSuchCall; ErrNotAllowed (tenant recording off,
+// The call-control methods below (REST, SIP) return, besides the
+// recording's state, the effects to apply, as Handle does; an error means
+// nothing was decided (no effects).
+
+// StartRecording starts a new recording of a call (REST). who is recording.ByAPI or
+// recording.BySIPMessage. Errors: ErrNoSuchCall; ErrNotAllowed (tenant recording off,
 // or only external parties talk and the tenant forbids recording them);
 // ErrWrongState (not answered yet, or a recording is already active — stop
 // it first to make a second one).
-func (e *Engine) StartRecording(ctx context.Context, tenant, ref string, who StartedBy) (RecordingInfo, error) {
+func (e *Engine) StartRecording(ctx context.Context, tenant, ref string, who recording.StartedBy) (RecordingInfo, []Effect, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	c, err := e.resolve(tenant, ref)
 	if err != nil {
-		return RecordingInfo{}, err
+		return RecordingInfo{}, nil, err
 	}
 	pol := e.policy(ctx, c.tenant)
 	switch {
 	case !pol.AudioRecordingEnabled:
-		return RecordingInfo{}, fmt.Errorf("%w: recording is disabled for the tenant", ErrNotAllowed)
+		return RecordingInfo{}, nil, fmt.Errorf("%w: recording is disabled for the tenant", ErrNotAllowed)
 	case !c.connected || c.partyCount() < 2:
-		return RecordingInfo{}, fmt.Errorf("%w: call not answered", ErrWrongState)
+		return RecordingInfo{}, nil, fmt.Errorf("%w: call not answered", ErrWrongState)
 	case c.externalOnly() && !pol.RecordExternalToExternal:
-		return RecordingInfo{}, fmt.Errorf("%w: external-to-external call", ErrNotAllowed)
+		return RecordingInfo{}, nil, fmt.Errorf("%w: external-to-external call", ErrNotAllowed)
 	case c.active() != nil:
-		return RecordingInfo{}, fmt.Errorf("%w: already recording", ErrWrongState)
+		return RecordingInfo{}, nil, fmt.Errorf("%w: already recording", ErrWrongState)
 	}
-	r := e.startRec(ctx, c, who, pol, e.clock.Now())
+	r := e.startRec(c, who, pol, e.clock.Now())
 	if r == nil {
-		return RecordingInfo{}, fmt.Errorf("%w: no channel to record", ErrWrongState)
+		return RecordingInfo{}, e.takeEffects(), fmt.Errorf("%w: no channel to record", ErrWrongState)
 	}
-	return r.info(), nil
+	return r.info(), e.takeEffects(), nil
 }
 
 // StopRecording stops the call's active recording (REST). The policy will not
 // start another one by itself on this call.
-func (e *Engine) StopRecording(ctx context.Context, tenant, ref string, who StartedBy) (RecordingInfo, error) {
+func (e *Engine) StopRecording(ctx context.Context, tenant, ref string, who recording.StartedBy) (RecordingInfo, []Effect, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	c, err := e.resolve(tenant, ref)
 	if err != nil {
-		return RecordingInfo{}, err
+		return RecordingInfo{}, nil, err
 	}
 	r := c.active()
 	if r == nil {
-		return RecordingInfo{}, fmt.Errorf("%w: not recording", ErrWrongState)
+		return RecordingInfo{}, nil, fmt.Errorf("%w: not recording", ErrWrongState)
 	}
-	why := StopAPI
-	if who == ByDTMF {
-		why = StopDTMF
+	why := recording.StopAPI
+	if who == recording.ByDTMF {
+		why = recording.StopDTMF
 	}
 	c.autoOff = true
-	e.stopRec(ctx, r, why, e.clock.Now())
+	e.stopRec(r, why, e.clock.Now())
 	if pol := e.policy(ctx, c.tenant); pol.Announcements {
-		e.play(ctx, c.partyIDs(), PromptRecordingStopped)
+		e.play(c, c.partyIDs(), PromptRecordingStopped)
 	}
-	return r.info(), nil
+	return r.info(), e.takeEffects(), nil
 }
 
 // PauseRecording pauses the call's recording. ErrWrongState unless recording.
-func (e *Engine) PauseRecording(ctx context.Context, tenant, ref string, who StartedBy) (RecordingInfo, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c, err := e.resolve(tenant, ref)
-	if err != nil {
-		return RecordingInfo{}, err
-	}
-	return e.pause(ctx, c, who, e.clock.Now())
+func (e *Engine) PauseRecording(ctx context.Context, tenant, ref string, _ recording.StartedBy) (RecordingInfo, []Effect, error) {
+	return e.control(ctx, tenant, ref, e.pause)
 }
 
 // ResumeRecording resumes the call's paused recording. ErrWrongState unless
 // paused.
-func (e *Engine) ResumeRecording(ctx context.Context, tenant, ref string, who StartedBy) (RecordingInfo, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c, err := e.resolve(tenant, ref)
-	if err != nil {
-		return RecordingInfo{}, err
-	}
-	return e.resume(ctx, c, who, e.clock.Now())
+func (e *Engine) ResumeRecording(ctx context.Context, tenant, ref string, _ recording.StartedBy) (RecordingInfo, []Effect, error) {
+	return e.control(ctx, tenant, ref, e.resume)
 }
 
 // PauseBySession pauses by PortSIP session id (X-Session-Id): the call's PBX
 // call id or one of its channel ids.
-func (e *Engine) PauseBySession(ctx context.Context, sessionID string, who StartedBy) (RecordingInfo, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c := e.findSession(sessionID)
-	if c == nil {
-		return RecordingInfo{}, fmt.Errorf("%w: session %q", ErrNoSuchCall, sessionID)
-	}
-	return e.pause(ctx, c, who, e.clock.Now())
+func (e *Engine) PauseBySession(ctx context.Context, sessionID string, _ recording.StartedBy) (RecordingInfo, []Effect, error) {
+	return e.controlSession(ctx, sessionID, e.pause)
 }
 
 // ResumeBySession resumes by PortSIP session id; see PauseBySession.
-func (e *Engine) ResumeBySession(ctx context.Context, sessionID string, who StartedBy) (RecordingInfo, error) {
+func (e *Engine) ResumeBySession(ctx context.Context, sessionID string, _ recording.StartedBy) (RecordingInfo, []Effect, error) {
+	return e.controlSession(ctx, sessionID, e.resume)
+}
+
+type callAction func(ctx context.Context, c *call, at time.Time) (RecordingInfo, error)
+
+func (e *Engine) control(ctx context.Context, tenant, ref string, act callAction) (RecordingInfo, []Effect, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, err := e.resolve(tenant, ref)
+	if err != nil {
+		return RecordingInfo{}, nil, err
+	}
+	info, err := act(ctx, c, e.clock.Now())
+	return info, e.takeEffects(), err
+}
+
+func (e *Engine) controlSession(ctx context.Context, sessionID string, act callAction) (RecordingInfo, []Effect, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	c := e.findSession(sessionID)
 	if c == nil {
-		return RecordingInfo{}, fmt.Errorf("%w: session %q", ErrNoSuchCall, sessionID)
+		return RecordingInfo{}, nil, fmt.Errorf("%w: session %q", ErrNoSuchCall, sessionID)
 	}
-	return e.resume(ctx, c, who, e.clock.Now())
+	info, err := act(ctx, c, e.clock.Now())
+	return info, e.takeEffects(), err
 }
 
-func (e *Engine) pause(ctx context.Context, c *call, _ StartedBy, at time.Time) (RecordingInfo, error) {
+func (e *Engine) pause(ctx context.Context, c *call, at time.Time) (RecordingInfo, error) {
 	r := c.active()
-	if r == nil || r.row.State != StateRecording {
+	if r == nil || r.row.State != recording.StateRecording {
 		return RecordingInfo{}, fmt.Errorf("%w: not recording", ErrWrongState)
 	}
-	e.pauseRec(ctx, r, e.policy(ctx, c.tenant), at)
+	e.pauseRec(r, e.policy(ctx, c.tenant), at)
 	return r.info(), nil
 }
 
-func (e *Engine) resume(ctx context.Context, c *call, _ StartedBy, at time.Time) (RecordingInfo, error) {
+func (e *Engine) resume(ctx context.Context, c *call, at time.Time) (RecordingInfo, error) {
 	r := c.active()
-	if r == nil || r.row.State != StatePaused {
+	if r == nil || r.row.State != recording.StatePaused {
 		return RecordingInfo{}, fmt.Errorf("%w: not paused", ErrWrongState)
 	}
-	e.resumeRec(ctx, r, e.policy(ctx, c.tenant), at)
+	e.resumeRec(r, e.policy(ctx, c.tenant), at)
 	return r.info(), nil
+}
+
+// Prepares reports whether the engine prepares recordings (Config.Prepares).
+func (e *Engine) Prepares() bool { return e.prepares }
+
+// Recording returns a recording the engine holds, by uuid.
+func (e *Engine) Recording(uuid string) (RecordingInfo, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r := e.recs[uuid]; r != nil {
+		return r.info(), true
+	}
+	return RecordingInfo{}, false
 }

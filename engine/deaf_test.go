@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
 // LegDeaf (Asterisk: a snoop on a leg kept through a transfer stops hearing
@@ -40,12 +42,12 @@ func TestDeafLegMovesRecording(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness) {
 				r := h.one()
-				wantStop(t, r, StopHangup)
+				wantStop(t, r, recording.StopHangup)
 				var ops []string
 				for _, c := range h.pbx.ops("") {
 					ops = append(ops, c.String())
 				}
-				want := []string{"stop(h-" + r.UUID + ")", "start(C," + r.UUID + ")"}
+				want := []string{"stop(" + r.UUID + ")", "start(C," + r.UUID + ")"}
 				if len(ops) < 2 || !slices.Equal(ops[:2], want) {
 					t.Fatalf("commands %v, want first %v", ops, want)
 				}
@@ -72,7 +74,7 @@ func TestDeafLegMovesRecording(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness) {
 				r := h.one()
-				wantStop(t, r, StopHangup)
+				wantStop(t, r, recording.StopHangup)
 				if got := starts(h); !slices.Equal(got, []string{"A:" + r.UUID, "B:" + r.UUID, "C:" + r.UUID}) {
 					t.Fatalf("starts %v", got)
 				}
@@ -108,7 +110,7 @@ func TestDeafLegMovesRecording(t *testing.T) {
 			run: func(h *harness) {
 				name := calleeTransfers(h)
 				h.send(DTMF{Channel: "A", Digit: '*'}, DTMF{Channel: "A", Digit: '4'}, DTMF{Channel: "A", Digit: '8'})
-				if r := h.one(); r.State != StatePaused {
+				if r := h.one(); r.State != recording.StatePaused {
 					h.t.Fatalf("not paused: %+v", r)
 				}
 				h.pbx.reset()
@@ -121,7 +123,7 @@ func TestDeafLegMovesRecording(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness) {
 				r := h.one()
-				if r.State != StateRecording || len(r.Paused) != 1 || r.Paused[0].End.IsZero() {
+				if r.State != recording.StateRecording || len(r.Paused) != 1 || r.Paused[0].End.IsZero() {
 					t.Fatalf("%+v", r)
 				}
 				if got := starts(h); !slices.Equal(got, []string{"C:" + r.UUID}) {
@@ -171,7 +173,7 @@ func TestDeafLegMovesRecording(t *testing.T) {
 				h.send(LegDeaf{Channel: "T"})
 			},
 			check: func(t *testing.T, h *harness) {
-				wantStop(t, h.one(), StopExternalToExternal)
+				wantStop(t, h.one(), recording.StopExternalToExternal)
 				if ops := h.pbx.ops(""); len(ops) != 0 {
 					t.Fatalf("commands %v", ops)
 				}

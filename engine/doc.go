@@ -5,12 +5,18 @@
 // idle → recording ⇄ paused → stopped (or failed).
 //
 // The package is pure: normalized Events come in (from the ari/ and esl/
-// adapters), commands go out through the PBX interface and every decision is
-// written through the Records interface. Settings are read through Settings.
-// Time comes from the events' timestamps (and an injected Clock for requests
-// that are not events), so every rule is deterministic and testable with
-// fakes. An Engine is safe for concurrent use: one mutex serializes the
-// adapter's event loop and the REST/SIP handlers.
+// adapters) and call-control requests (REST, SIP), and each returns the
+// ordered Effects it decided: PBX commands, call and recording row writes,
+// "recording final" notices, the *26 settings write. It calls nothing but
+// the (cached) Settings reads; the executor package carries the effects
+// out. Time comes from the events' timestamps (and an injected Clock for
+// requests that are not events), so every rule is a table test of
+// (state, event) → effects. An Engine is safe for concurrent use: one mutex
+// serializes the adapter's event loop and the REST/SIP handlers; the
+// executor applies the batches in the order they were decided.
+//
+// What only some PBXs can do, or only some deployments want, is declared in
+// Config (Prepares, MayStart) and checked once in New.
 //
 // # Calls
 //
@@ -35,8 +41,8 @@
 // snoop on it with spy=both and record the snoop). The engine prefers a leg
 // that survives transfers: an external (trunk) leg first, then the oldest
 // internal leg. When that channel hangs up while the conversation goes on
-// (e.g. the recorded user transferred the call), the engine re-arms: it calls
-// PBX.StartRecording again with the SAME recording name on a remaining leg.
+// (e.g. the recorded user transferred the call), the engine re-arms: it
+// issues OpStart again with the SAME recording name on a remaining leg.
 // The adapter must append to the existing file (Asterisk: ifExists=append,
 // issued after the RecordingFinished of the previous part), so one recording
 // keeps one row and one file. The engine tells segments apart by the Channel
@@ -56,9 +62,9 @@
 //   - Emit Hangup for a channel no later than the RecordingFinished of a
 //     recording that ran on it (Asterisk: ChannelHangupRequest or
 //     ChannelDestroyed, whichever comes first).
-//   - PBX methods are called with the engine lock held, in order. They must
-//     not wait for the PBX's answer for long: queue the command and return.
-//     The engine assumes nothing has happened until the matching event
+//   - PBX methods are called by the executor in the engine's order. They
+//     must not wait for the PBX's answer: queue the command and return. The
+//     engine assumes nothing has happened until the matching event
 //     (RecordingStarted, …) arrives, but never starts a second recording
 //     meanwhile.
 //   - Every event carries its PBX timestamp in At; a zero At means "now" by

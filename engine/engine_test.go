@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
 type scenario struct {
@@ -63,9 +65,9 @@ func inboundCall(h *harness) {
 	h.connect("T", "A", "br1")
 }
 
-func wantStop(t *testing.T, r RecordingRow, why StopReason) {
+func wantStop(t *testing.T, r RecordingRow, why recording.StopReason) {
 	t.Helper()
-	if r.State != StateStopped || r.StopReason != why || r.End.IsZero() {
+	if r.State != recording.StateStopped || r.StopReason != why || r.End.IsZero() {
 		t.Fatalf("want stopped/%s with end, got state=%s reason=%s end=%v", why, r.State, r.StopReason, r.End)
 	}
 }
@@ -90,7 +92,7 @@ func TestAutomaticPolicy(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness) {
 				r := h.one()
-				if r.StartedBy != ByPolicy || r.State != StateRecording || r.Format != "wav" {
+				if r.StartedBy != recording.ByPolicy || r.State != recording.StateRecording || r.Format != "wav" {
 					t.Fatalf("row %+v", r)
 				}
 				if want := t0.Add(2*time.Second + 20*time.Millisecond); !r.Start.Equal(want) {
@@ -104,7 +106,7 @@ func TestAutomaticPolicy(t *testing.T) {
 					calls[0].DestinationUserUUID != "uuid-1002" || calls[0].Answer.IsZero() || r.CallID != calls[0].ID {
 					t.Fatalf("cdr %+v", calls)
 				}
-				if r.Filename != Filename(r.Start, calls[0].ID, r.UUID, "wav") {
+				if r.Filename != recording.Filename(r.Start, calls[0].ID, r.UUID, "wav") {
 					t.Fatalf("filename %q", r.Filename)
 				}
 			},
@@ -221,14 +223,14 @@ func TestAutomaticPolicy(t *testing.T) {
 					t.Fatalf("recs %+v", rs)
 				}
 				pol, dtmf := rs[0], rs[1]
-				if pol.StartedBy != ByPolicy || pol.State != StatePaused || len(pol.Paused) != 1 {
+				if pol.StartedBy != recording.ByPolicy || pol.State != recording.StatePaused || len(pol.Paused) != 1 {
 					t.Fatalf("call 2 %+v", pol)
 				}
-				if dtmf.StartedBy != ByDTMF {
+				if dtmf.StartedBy != recording.ByDTMF {
 					t.Fatalf("call 1 %+v", dtmf)
 				}
-				wantStop(t, dtmf, StopHangup)
-				if cs := h.e.Calls("acme"); len(cs) != 1 || cs[0].Record != StatePaused {
+				wantStop(t, dtmf, recording.StopHangup)
+				if cs := h.e.Calls("acme"); len(cs) != 1 || cs[0].Record != recording.StatePaused {
 					t.Fatalf("live calls %+v", cs)
 				}
 			},
@@ -254,8 +256,8 @@ func TestStar3(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness) {
 				r := h.one()
-				wantStop(t, r, StopHangup)
-				if r.StartedBy != ByDTMF || len(r.Paused) != 1 || r.Paused[0].End.Sub(r.Paused[0].Start) != 3*time.Second+320*time.Millisecond {
+				wantStop(t, r, recording.StopHangup)
+				if r.StartedBy != recording.ByDTMF || len(r.Paused) != 1 || r.Paused[0].End.Sub(r.Paused[0].Start) != 3*time.Second+320*time.Millisecond {
 					t.Fatalf("row %+v", r)
 				}
 				var ops []string
@@ -293,7 +295,7 @@ func TestStar3(t *testing.T) {
 				h.digits("C", "*3")
 			},
 			check: func(t *testing.T, h *harness) {
-				if r := h.one(); r.StartedBy != ByDTMF {
+				if r := h.one(); r.StartedBy != recording.ByDTMF {
 					t.Fatalf("%+v", r)
 				}
 			},
@@ -404,8 +406,8 @@ func TestStar3(t *testing.T) {
 				if len(rs) != 2 || rs[0].Filename == rs[1].Filename {
 					t.Fatalf("recs %+v", rs)
 				}
-				wantStop(t, rs[0], StopDTMF)
-				if rs[0].StartedBy != ByPolicy || rs[1].StartedBy != ByDTMF || rs[1].State != StateRecording {
+				wantStop(t, rs[0], recording.StopDTMF)
+				if rs[0].StartedBy != recording.ByPolicy || rs[1].StartedBy != recording.ByDTMF || rs[1].State != recording.StateRecording {
 					t.Fatalf("recs %+v", rs)
 				}
 			},
@@ -426,7 +428,7 @@ func TestStar3(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness) {
 				r := h.one()
-				if r.State != StateRecording || len(r.Paused) != 1 || r.Paused[0].End.IsZero() {
+				if r.State != recording.StateRecording || len(r.Paused) != 1 || r.Paused[0].End.IsZero() {
 					t.Fatalf("%+v", r)
 				}
 				// The PBX never confirmed the start: pause/resume wait for it.
@@ -449,7 +451,7 @@ func TestStar3(t *testing.T) {
 
 func TestStar26(t *testing.T) {
 	feature := func(h *harness) {
-		h.send(dialTo(in("F", "L9", "1001"), "*26"), ChannelAnswered{Channel: "F"}, FeatureCall{Channel: "F", Feature: FeatureCallRecord})
+		h.send(dialTo(in("F", "L9", "1001"), "*26"), ChannelAnswered{Channel: "F"}, FeatureCall{Channel: "F", Feature: recording.FeatureCallRecord})
 	}
 	runScenarios(t, []scenario{
 		{
@@ -527,7 +529,7 @@ func TestExternalToExternal(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness) {
 				r := h.one()
-				wantStop(t, r, StopExternalToExternal)
+				wantStop(t, r, recording.StopExternalToExternal)
 				if len(h.pbx.ops("start")) != 1 || len(h.pbx.ops("stop")) != 1 {
 					t.Fatalf("cmds %v", h.pbx.ops(""))
 				}
@@ -546,13 +548,13 @@ func TestExternalToExternal(t *testing.T) {
 					ChannelBridged{Channel: "L;1", Bridge: "br2"}, ChannelUnbridged{Channel: "A", Bridge: "br1"},
 					dialTo(ext("X", "L1", "005551234"), "005551234"), ChannelAnswered{Channel: "X"},
 					ChannelAnswered{Channel: "L;2"}, ChannelBridged{Channel: "X", Bridge: "br3"}, ChannelBridged{Channel: "L;2", Bridge: "br3"})
-				if r := h.one(); r.State != StateRecording {
+				if r := h.one(); r.State != recording.StateRecording {
 					h.t.Fatalf("stopped during the consultation: %+v", r)
 				}
 				h.send(Hangup{Channel: "A"}, BridgeMerged{From: "br2", To: "br1"},
 					Transferred{Kind: TransferAttended, Transferer: "A", Transferee: "T", Target: "L;1"})
 			},
-			check: func(t *testing.T, h *harness) { wantStop(t, h.one(), StopExternalToExternal) },
+			check: func(t *testing.T, h *harness) { wantStop(t, h.one(), recording.StopExternalToExternal) },
 		},
 		{
 			name:  "call forwarded to an external number: never recorded",
@@ -571,12 +573,12 @@ func TestExternalToExternal(t *testing.T) {
 			run: func(h *harness) {
 				inboundCall(h)
 				h.send(ext("X", "L1", "+33"), ChannelAnswered{Channel: "X"}, ChannelBridged{Channel: "X", Bridge: "br1"})
-				if r := h.one(); r.State != StateRecording {
+				if r := h.one(); r.State != recording.StateRecording {
 					h.t.Fatalf("%+v", r)
 				}
 				h.send(Hangup{Channel: "A"})
 			},
-			check: func(t *testing.T, h *harness) { wantStop(t, h.one(), StopExternalToExternal) },
+			check: func(t *testing.T, h *harness) { wantStop(t, h.one(), recording.StopExternalToExternal) },
 		},
 		{
 			name:  "3-party bridge where the last internal only leaves the bridge",
@@ -586,7 +588,7 @@ func TestExternalToExternal(t *testing.T) {
 				h.send(ext("X", "L1", "+33"), ChannelAnswered{Channel: "X"}, ChannelBridged{Channel: "X", Bridge: "br1"},
 					ChannelUnbridged{Channel: "A", Bridge: "br1"})
 			},
-			check: func(t *testing.T, h *harness) { wantStop(t, h.one(), StopExternalToExternal) },
+			check: func(t *testing.T, h *harness) { wantStop(t, h.one(), recording.StopExternalToExternal) },
 		},
 		{
 			name: "tenant allows external-to-external: recording goes on",
@@ -599,7 +601,7 @@ func TestExternalToExternal(t *testing.T) {
 				h.send(ext("X", "L1", "+33"), ChannelAnswered{Channel: "X"}, ChannelBridged{Channel: "X", Bridge: "br1"}, Hangup{Channel: "A"})
 			},
 			check: func(t *testing.T, h *harness) {
-				if r := h.one(); r.State != StateRecording {
+				if r := h.one(); r.State != recording.StateRecording {
 					t.Fatalf("%+v", r)
 				}
 			},
@@ -616,7 +618,7 @@ func TestExternalToExternal(t *testing.T) {
 				h.send(ChannelAnswered{Channel: "C"}, ChannelBridged{Channel: "C", Bridge: "br2"}, ChannelBridged{Channel: "T", Bridge: "br2"})
 			},
 			check: func(t *testing.T, h *harness) {
-				if r := h.one(); r.State != StateRecording {
+				if r := h.one(); r.State != recording.StateRecording {
 					t.Fatalf("%+v", r)
 				}
 				if n := len(h.pbx.ops("start")); n != 1 {
@@ -641,7 +643,7 @@ func TestExternalToExternal(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness) {
 				r := h.one()
-				wantStop(t, r, StopHangup)
+				wantStop(t, r, recording.StopHangup)
 				if got := starts(h); !slices.Equal(got, []string{"A:" + r.UUID, "B:" + r.UUID}) {
 					t.Fatalf("starts %v", got)
 				}
@@ -665,7 +667,7 @@ func TestExternalToExternal(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness) {
 				r := h.one()
-				wantStop(t, r, StopHangup)
+				wantStop(t, r, recording.StopHangup)
 				if got := starts(h); !slices.Equal(got, []string{"A:" + r.UUID, "B:" + r.UUID}) {
 					t.Fatalf("starts %v", got)
 				}
@@ -682,7 +684,7 @@ func TestExternalToExternal(t *testing.T) {
 				h.send(ext("X", "L1", "+33"), ChannelAnswered{Channel: "X"}, ChannelBridged{Channel: "X", Bridge: "br1"}, Hangup{Channel: "A"})
 			},
 			check: func(t *testing.T, h *harness) {
-				_, err := h.e.StartRecording(context.Background(), "acme", "T", ByAPI)
+				_, err := h.api(h.e.StartRecording)(context.Background(), "acme", "T", recording.ByAPI)
 				if !errors.Is(err, ErrNotAllowed) {
 					t.Fatalf("err %v", err)
 				}
@@ -706,7 +708,7 @@ func TestLifecycle(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness) {
 				r := h.one()
-				wantStop(t, r, StopHangup)
+				wantStop(t, r, recording.StopHangup)
 				if !r.End.Equal(t0.Add(time.Minute)) || len(r.Paused) != 1 || !r.Paused[0].End.Equal(r.End) {
 					t.Fatalf("%+v", r)
 				}
@@ -728,7 +730,7 @@ func TestLifecycle(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness) {
 				r := h.one()
-				if r.State != StateFailed || r.FailureReason != "disk full" || r.End.IsZero() {
+				if r.State != recording.StateFailed || r.FailureReason != "disk full" || r.End.IsZero() {
 					t.Fatalf("%+v", r)
 				}
 				if cs := h.e.Calls(""); len(cs) != 1 || len(cs[0].Parties) != 2 {
@@ -743,11 +745,11 @@ func TestLifecycle(t *testing.T) {
 			name:  "start refused by the PBX: failed with its reason",
 			setup: func(h *harness) { h.user("1001", outInt); h.user("1002", nil) },
 			run: func(h *harness) {
-				h.pbx.OnStart = func(string, string, string) (string, error) { return "", errors.New("409 conflict") }
+				h.pbx.OnStart = func(string, string, string) error { return errors.New("409 conflict") }
 				internalCall(h)
 			},
 			check: func(t *testing.T, h *harness) {
-				if r := h.one(); r.State != StateFailed || r.FailureReason != "409 conflict" {
+				if r := h.one(); r.State != recording.StateFailed || r.FailureReason != "409 conflict" {
 					t.Fatalf("%+v", r)
 				}
 			},
@@ -786,10 +788,10 @@ func TestLifecycle(t *testing.T) {
 				name := h.one().UUID
 				h.digits("A", "*3")
 				h.send(RecordingStarted{Name: name, Channel: "A"})
-				h.e.StopRecording(context.Background(), "", "A", ByAPI)
-				h.e.StartRecording(context.Background(), "", "A", ByAPI)
+				h.api(h.e.StopRecording)(context.Background(), "", "A", recording.ByAPI)
+				h.api(h.e.StartRecording)(context.Background(), "", "A", recording.ByAPI)
 				second := h.recs()[1].UUID
-				h.e.StopRecording(context.Background(), "", "A", ByAPI)
+				h.api(h.e.StopRecording)(context.Background(), "", "A", recording.ByAPI)
 				h.send(RecordingStarted{Name: second}, RecordingStarted{Name: second})
 			},
 			check: func(t *testing.T, h *harness) {
@@ -870,7 +872,7 @@ func TestIdempotent(t *testing.T) {
 		t.Fatalf("commands differ:\n once %v\ntwice %v", a, b)
 	}
 	r1, r2 := once.one(), twice.one()
-	if r1.State != r2.State || r1.StopReason != r2.StopReason || len(r1.Paused) != len(r2.Paused) || r1.State != StateStopped || len(r1.Paused) != 1 {
+	if r1.State != r2.State || r1.StopReason != r2.StopReason || len(r1.Paused) != len(r2.Paused) || r1.State != recording.StateStopped || len(r1.Paused) != 1 {
 		t.Fatalf("rows differ:\n%+v\n%+v", r1, r2)
 	}
 
@@ -887,7 +889,7 @@ func TestIdempotent(t *testing.T) {
 		if cs := h.e.Calls(""); len(cs) != 1 || len(cs[0].Parties) != 2 {
 			t.Fatalf("calls %+v", cs)
 		}
-		wantStop(t, h.one(), StopPBXLost)
+		wantStop(t, h.one(), recording.StopPBXLost)
 		h.send(Hangup{Channel: "A"}, Hangup{Channel: "A"}, Hangup{Channel: "B"}, ChannelAnswered{Channel: "B"}, in("B", "L1", "1002"))
 		if len(h.e.channels) != 0 || len(h.e.calls) != 0 {
 			t.Fatalf("leftovers %v %v", h.e.channels, h.e.calls)
@@ -923,7 +925,7 @@ func TestSnapshot(t *testing.T) {
 				h.send(snap(h, LiveRecording{Name: name, Channel: "A"}))
 			},
 			check: func(t *testing.T, h *harness) {
-				if r := h.one(); r.State != StateRecording {
+				if r := h.one(); r.State != recording.StateRecording {
 					t.Fatalf("%+v", r)
 				}
 				if ops := h.pbx.ops(""); len(ops) != 0 {
@@ -948,7 +950,7 @@ func TestSnapshot(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness) {
 				r := h.one()
-				wantStop(t, r, StopHangup)
+				wantStop(t, r, recording.StopHangup)
 				if len(r.Paused) != 1 || r.Paused[0].End.IsZero() {
 					t.Fatalf("%+v", r)
 				}
@@ -974,7 +976,7 @@ func TestSnapshot(t *testing.T) {
 				h.send(Snapshot{})
 			},
 			check: func(t *testing.T, h *harness) {
-				wantStop(t, h.one(), StopHangup)
+				wantStop(t, h.one(), recording.StopHangup)
 				if c := h.store.callRows()[0]; c.End.IsZero() {
 					t.Fatalf("cdr not closed %+v", c)
 				}
@@ -993,10 +995,10 @@ func TestSnapshot(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness) {
 				rs := h.recs()
-				if len(rs) != 2 || rs[1].State != StateRecording {
+				if len(rs) != 2 || rs[1].State != recording.StateRecording {
 					t.Fatalf("%+v", rs)
 				}
-				wantStop(t, rs[0], StopPBXLost)
+				wantStop(t, rs[0], recording.StopPBXLost)
 			},
 		},
 		{
@@ -1026,49 +1028,49 @@ func TestRequests(t *testing.T) {
 			t.Fatalf("err %v want %v", err, want)
 		}
 	}
-	_, err := h.e.StartRecording(ctx, "acme", "nope", ByAPI)
+	_, err := h.api(h.e.StartRecording)(ctx, "acme", "nope", recording.ByAPI)
 	check(err, ErrNoSuchCall)
-	_, err = h.e.StartRecording(ctx, "other", "A", ByAPI)
+	_, err = h.api(h.e.StartRecording)(ctx, "other", "A", recording.ByAPI)
 	check(err, ErrNoSuchCall)
-	_, err = h.e.PauseRecording(ctx, "acme", "A", ByAPI)
+	_, err = h.api(h.e.PauseRecording)(ctx, "acme", "A", recording.ByAPI)
 	check(err, ErrWrongState)
-	_, err = h.e.StopRecording(ctx, "acme", "L1", ByAPI)
+	_, err = h.api(h.e.StopRecording)(ctx, "acme", "L1", recording.ByAPI)
 	check(err, ErrWrongState)
-	r, err := h.e.StartRecording(ctx, "acme", strconvI(cid), ByAPI)
+	r, err := h.api(h.e.StartRecording)(ctx, "acme", strconvI(cid), recording.ByAPI)
 	check(err, nil)
-	if r.StartedBy != ByAPI || r.Channel != "A" || r.CallID != cid {
+	if r.StartedBy != recording.ByAPI || r.Channel != "A" || r.CallID != cid {
 		t.Fatalf("%+v", r)
 	}
-	_, err = h.e.StartRecording(ctx, "acme", "L1", ByAPI)
+	_, err = h.api(h.e.StartRecording)(ctx, "acme", "L1", recording.ByAPI)
 	check(err, ErrWrongState)
-	_, err = h.e.ResumeRecording(ctx, "acme", "B", ByAPI)
+	_, err = h.api(h.e.ResumeRecording)(ctx, "acme", "B", recording.ByAPI)
 	check(err, ErrWrongState)
-	_, err = h.e.PauseBySession(ctx, "nope", BySIPMessage)
+	_, err = h.session(h.e.PauseBySession)(ctx, "nope", recording.BySIPMessage)
 	check(err, ErrNoSuchCall)
-	r, err = h.e.PauseBySession(ctx, "L1", BySIPMessage)
+	r, err = h.session(h.e.PauseBySession)(ctx, "L1", recording.BySIPMessage)
 	check(err, nil)
-	if r.State != StatePaused {
+	if r.State != recording.StatePaused {
 		t.Fatalf("%+v", r)
 	}
-	r, err = h.e.ResumeBySession(ctx, "B", BySIPMessage)
+	r, err = h.session(h.e.ResumeBySession)(ctx, "B", recording.BySIPMessage)
 	check(err, nil)
-	if r.State != StateRecording {
+	if r.State != recording.StateRecording {
 		t.Fatalf("%+v", r)
 	}
-	r, err = h.e.StopRecording(ctx, "acme", "L1", ByAPI)
+	r, err = h.api(h.e.StopRecording)(ctx, "acme", "L1", recording.ByAPI)
 	check(err, nil)
-	if r.StopReason != StopAPI {
+	if r.StopReason != recording.StopAPI {
 		t.Fatalf("%+v", r)
 	}
 	// stop + start makes a second recording; the policy does not restart by itself
-	_, err = h.e.StartRecording(ctx, "", "B", ByAPI)
+	_, err = h.api(h.e.StartRecording)(ctx, "", "B", recording.ByAPI)
 	check(err, nil)
 	if rs := h.recs(); len(rs) != 2 || rs[0].UUID == rs[1].UUID {
 		t.Fatalf("%+v", rs)
 	}
 	ci, err := h.e.Call("acme", "A")
 	check(err, nil)
-	if ci.Record != StateRecording || len(ci.Recordings) != 2 || len(ci.Parties) != 2 {
+	if ci.Record != recording.StateRecording || len(ci.Recordings) != 2 || len(ci.Parties) != 2 {
 		t.Fatalf("%+v", ci)
 	}
 
@@ -1076,13 +1078,13 @@ func TestRequests(t *testing.T) {
 		h := newHarness(t)
 		h.policy("acme", func(p *TenantPolicy) { p.AudioRecordingEnabled = false })
 		internalCall(h)
-		_, err := h.e.StartRecording(ctx, "acme", "A", ByAPI)
+		_, err := h.api(h.e.StartRecording)(ctx, "acme", "A", recording.ByAPI)
 		check(err, ErrNotAllowed)
 	})
 	t.Run("not answered", func(t *testing.T) {
 		h := newHarness(t)
 		h.send(in("A", "L1", "1001"), in("B", "L1", "1002"))
-		_, err := h.e.StartRecording(ctx, "acme", "A", ByAPI)
+		_, err := h.api(h.e.StartRecording)(ctx, "acme", "A", recording.ByAPI)
 		check(err, ErrWrongState)
 	})
 }
@@ -1115,7 +1117,7 @@ func TestSIPMessage(t *testing.T) {
 				h.send(TextMessage{Endpoint: "1001", Headers: map[string]string{"content-type": MediaControlContentType + ";charset=utf-8"}, Body: body("resume", "A")})
 			},
 			check: func(t *testing.T, h *harness) {
-				if r := h.one(); r.State != StateRecording || len(r.Paused) != 1 || r.Paused[0].End.IsZero() {
+				if r := h.one(); r.State != recording.StateRecording || len(r.Paused) != 1 || r.Paused[0].End.IsZero() {
 					t.Fatalf("%+v", r)
 				}
 			},
@@ -1128,7 +1130,7 @@ func TestSIPMessage(t *testing.T) {
 				h.send(TextMessage{Channel: "B", ContentType: "text/plain", Body: "pause-audio-recording"})
 			},
 			check: func(t *testing.T, h *harness) {
-				if r := h.one(); r.State != StatePaused || len(r.Paused) != 1 {
+				if r := h.one(); r.State != recording.StatePaused || len(r.Paused) != 1 {
 					t.Fatalf("%+v", r)
 				}
 			},
@@ -1143,7 +1145,7 @@ func TestSIPMessage(t *testing.T) {
 				h.send(TextMessage{Endpoint: "1002", ContentType: "text/plain", Body: body("pause", "L1")})
 			},
 			check: func(t *testing.T, h *harness) {
-				if r := h.one(); r.State != StatePaused || len(r.Paused) != 1 {
+				if r := h.one(); r.State != recording.StatePaused || len(r.Paused) != 1 {
 					t.Fatalf("%+v", r)
 				}
 			},
@@ -1162,7 +1164,7 @@ func TestSIPMessage(t *testing.T) {
 				)
 			},
 			check: func(t *testing.T, h *harness) {
-				if r := h.one(); r.State != StateRecording || len(r.Paused) != 0 {
+				if r := h.one(); r.State != recording.StateRecording || len(r.Paused) != 0 {
 					t.Fatalf("%+v", r)
 				}
 			},
@@ -1177,7 +1179,7 @@ func TestSIPMessage(t *testing.T) {
 					TextMessage{Endpoint: "1001", ContentType: MediaControlContentType, Body: body("explode", "L1")})
 			},
 			check: func(t *testing.T, h *harness) {
-				if r := h.one(); r.State != StateRecording {
+				if r := h.one(); r.State != recording.StateRecording {
 					t.Fatalf("%+v", r)
 				}
 			},
@@ -1187,11 +1189,11 @@ func TestSIPMessage(t *testing.T) {
 
 func TestFilename(t *testing.T) {
 	start := time.Date(2021, 5, 14, 19, 47, 16, 701984000, time.FixedZone("CEST", 2*3600))
-	got := Filename(start, 2060, "5ea37d0b-0823-4d2b-a18c-b9082e551b50", "wav")
+	got := recording.Filename(start, 2060, "5ea37d0b-0823-4d2b-a18c-b9082e551b50", "wav")
 	if want := "2021-05-14T17_47_16UTC-2060-5ea37d0b-0823-4d2b-a18c-b9082e551b50.wav"; got != want {
 		t.Fatalf("%s want %s", got, want)
 	}
-	if got := Filename(start, 1, "x", ""); !strings.HasSuffix(got, ".wav") {
+	if got := recording.Filename(start, 1, "x", ""); !strings.HasSuffix(got, ".wav") {
 		t.Fatal(got)
 	}
 }
@@ -1214,9 +1216,9 @@ func TestConcurrentUse(t *testing.T) {
 		defer close(done)
 		for i := 0; i < 200; i++ {
 			h.e.Calls("")
-			h.e.PauseBySession(context.Background(), "L1", BySIPMessage)
-			h.e.StartRecording(context.Background(), "acme", "A", ByAPI)
-			h.e.ResumeBySession(context.Background(), "L1", BySIPMessage)
+			h.session(h.e.PauseBySession)(context.Background(), "L1", recording.BySIPMessage)
+			h.api(h.e.StartRecording)(context.Background(), "acme", "A", recording.ByAPI)
+			h.session(h.e.ResumeBySession)(context.Background(), "L1", recording.BySIPMessage)
 		}
 	}()
 	for i := 0; i < 50; i++ {
@@ -1229,7 +1231,7 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatal("calls left")
 	}
 	for _, r := range h.recs() {
-		if r.State.active() || r.End.IsZero() {
+		if r.State.Active() || r.End.IsZero() {
 			t.Fatalf("open recording %+v", r)
 		}
 	}

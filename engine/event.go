@@ -1,6 +1,10 @@
 package engine
 
-import "time"
+import (
+	"time"
+
+	"github.com/callrecd/callrecd/recording"
+)
 
 // Role tells what a channel is to the recording rules.
 type Role uint8
@@ -132,7 +136,7 @@ type DTMF struct {
 type FeatureCall struct {
 	At      time.Time
 	Channel string
-	Feature string // FeatureCallRecord, ...
+	Feature recording.Feature // recording.FeatureCallRecord, ...
 }
 
 // TextMessage: a SIP MESSAGE reached the application.
@@ -181,6 +185,8 @@ type Snapshot struct {
 	At         time.Time
 	Channels   []SnapshotChannel
 	Recordings []LiveRecording
+
+	index *indexView // the index's open rows, read by Handle
 }
 
 // SnapshotChannel is one channel of a Snapshot (its At is ignored).

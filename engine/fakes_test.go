@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
 // cmd is one PBX command the engine issued.
@@ -16,7 +18,7 @@ type cmd struct {
 	Op       string // start, pause, resume, stop, play, hangup
 	Channel  string
 	Name     string // recording name (start), handle (pause/resume/stop)
-	Format   string
+	Format   recording.Format
 	Channels []string
 	Prompt   Prompt
 }
@@ -39,7 +41,7 @@ func (c cmd) String() string {
 type fakePBX struct {
 	mu       sync.Mutex
 	cmds     []cmd
-	OnStart  func(channelID, name, format string) (string, error)
+	OnStart  func(channelID, name, format string) error
 	OnPause  func(handle string) error
 	OnResume func(handle string) error
 	OnStop   func(handle string) error
@@ -53,12 +55,12 @@ func (f *fakePBX) add(c cmd) {
 	f.mu.Unlock()
 }
 
-func (f *fakePBX) StartRecording(_ context.Context, ch, name, format string) (string, error) {
+func (f *fakePBX) StartRecording(_ context.Context, ch, name string, format recording.Format) error {
 	f.add(cmd{Op: "start", Channel: ch, Name: name, Format: format})
 	if f.OnStart != nil {
-		return f.OnStart(ch, name, format)
+		return f.OnStart(ch, name, string(format))
 	}
-	return "h-" + name, nil
+	return nil
 }
 func (f *fakePBX) PauseRecording(_ context.Context, h string) error {
 	f.add(cmd{Op: "pause", Name: h})
@@ -125,7 +127,7 @@ func (p *preparingPBX) ReleasePrepared(_ context.Context, name string) error {
 	return nil
 }
 
-func (p *preparingPBX) StartRecording(ctx context.Context, ch, name, format string) (string, error) {
+func (p *preparingPBX) StartRecording(ctx context.Context, ch, name string, format recording.Format) error {
 	if pch, ok := p.pending[name]; ok {
 		if pch != ch {
 			panic(fmt.Sprintf("recording %s prepared on %s started on %s", name, pch, ch))
@@ -272,16 +274,6 @@ func (s *fakeStore) UpdateRecording(_ context.Context, row RecordingRow) error {
 	s.recs[row.UUID] = row
 	return nil
 }
-func (s *fakeStore) FindCall(_ context.Context, tenant, pbxID string) (CallRow, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range s.calls {
-		if c.Tenant == tenant && c.PBXCallID == pbxID && c.End.IsZero() {
-			return c, true, nil
-		}
-	}
-	return CallRow{}, false, nil
-}
 func (s *fakeStore) FindRecording(_ context.Context, uuid string) (RecordingRow, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -336,15 +328,24 @@ func (c *fakeClock) advance(d time.Duration) {
 
 var t0 = time.Date(2021, 5, 14, 17, 47, 15, 632882000, time.UTC)
 
-// harness is an engine wired to fakes.
+// harness is an engine wired to fakes; send applies the effects the
+// engine returns to them as the executor does (commands, then writes in
+// order; a refused start handed back as RecordingFailed).
 type harness struct {
-	t     testing.TB
-	e     *Engine
-	pbx   *fakePBX
-	store *fakeStore
-	clock *fakeClock
-	ids   int
-	prep  *preparingPBX // set by newPreparingHarness: the engine gets it as its PBX
+	t      testing.TB
+	e      *Engine
+	pbx    *fakePBX
+	store  *fakeStore
+	clock  *fakeClock
+	ids    int
+	prep   *preparingPBX // set by newPreparingHarness: the engine gets it as its PBX
+	rowIDs map[RowKey]int64
+	fx     []Effect // the effects applied so far
+	// apply holds it from the engine's decision to its last write, as the
+	// executor does, so concurrent requests apply in the order decided.
+	applyMu sync.Mutex
+	// mayStart is the engine's veto (Config.MayStart), nil: none.
+	mayStart func() error
 }
 
 func newHarness(t testing.TB) *harness {
@@ -361,18 +362,110 @@ func newPreparingHarness(t testing.TB) *harness {
 	return h
 }
 
+// newEngine makes a fresh engine on the harness's fakes (a restart).
 func (h *harness) newEngine() *Engine {
-	var pbx PBX = h.pbx
-	if h.prep != nil {
-		pbx = h.prep
-	}
-	return New(Config{
-		PBX: pbx, Settings: h.store, Records: h.store, Clock: h.clock,
+	h.rowIDs = map[RowKey]int64{}
+	e, err := New(Config{
+		Settings: h.store, Index: h.store, Clock: h.clock, Prepares: h.prep != nil, MayStart: h.mayStart,
 		NewID: func() string {
 			h.ids++
 			return fmt.Sprintf("00000000-0000-4000-8000-%012d", h.ids)
 		},
 	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return e
+}
+
+// apply carries effects out on the fakes.
+func (h *harness) apply(fx []Effect) {
+	ctx := context.Background()
+	h.fx = append(h.fx, fx...)
+	for round := 0; len(fx) > 0; round++ {
+		if round == 8 {
+			h.t.Fatalf("effects still coming after 8 rounds: %v", fx)
+		}
+		var refused []Event
+		for _, c := range Commands(fx) {
+			if err := h.command(c); err != nil && c.Op == OpStart {
+				refused = append(refused, RecordingFailed{Name: c.Name, Channel: c.Channel, Reason: err.Error()})
+			}
+		}
+		for _, f := range fx {
+			h.write(f)
+		}
+		fx = nil
+		for _, ev := range refused {
+			more := h.e.Handle(ctx, ev)
+			h.fx = append(h.fx, more...)
+			fx = append(fx, more...)
+		}
+	}
+}
+
+func (h *harness) command(c Command) error {
+	ctx := context.Background()
+	var pbx PBX = h.pbx
+	if h.prep != nil {
+		pbx = h.prep
+	}
+	switch c.Op {
+	case OpStart:
+		return pbx.StartRecording(ctx, c.Channel, c.Name, c.Format)
+	case OpPause:
+		return pbx.PauseRecording(ctx, c.Name)
+	case OpResume:
+		return pbx.ResumeRecording(ctx, c.Name)
+	case OpStop:
+		return pbx.StopRecording(ctx, c.Name)
+	case OpPlay:
+		return pbx.Play(ctx, c.Channels, c.Prompt)
+	case OpHangup:
+		return pbx.Hangup(ctx, c.Channel)
+	case OpPrepare, OpRelease:
+		if h.prep == nil {
+			h.t.Fatalf("%v from an engine that does not prepare", c)
+		}
+		if c.Op == OpPrepare {
+			return h.prep.PrepareRecording(ctx, c.Channel, c.Name)
+		}
+		return h.prep.ReleasePrepared(ctx, c.Name)
+	}
+	h.t.Fatalf("unknown command %v", c)
+	return nil
+}
+
+func (h *harness) write(f Effect) {
+	ctx := context.Background()
+	switch w := f.(type) {
+	case WriteCall:
+		row := w.Row
+		if row.ID == 0 {
+			row.ID = h.rowIDs[w.Key]
+		}
+		if row.ID != 0 {
+			_ = h.store.UpdateCall(ctx, row)
+			return
+		}
+		if id, err := h.store.CreateCall(ctx, row); err == nil {
+			h.rowIDs[w.Key] = id
+			h.e.CallStored(w.Key, id)
+		}
+	case WriteRecording:
+		row := w.Row
+		if row.CallID == 0 {
+			row.CallID = h.rowIDs[w.Call]
+			row.Filename = recording.Filename(row.Start, row.CallID, row.UUID, row.Format)
+		}
+		if w.New {
+			_ = h.store.CreateRecording(ctx, row)
+		} else {
+			_ = h.store.UpdateRecording(ctx, row)
+		}
+	case SetAutoRecord:
+		_ = h.store.SetUserAutoRecord(ctx, w.Tenant, w.User, w.Enabled)
+	}
 }
 
 func (h *harness) policy(tenant string, f func(*TenantPolicy)) {
@@ -395,7 +488,9 @@ func (h *harness) user(ep string, f func(*User)) {
 // send applies events at the clock's time, advancing it 10 ms after each.
 func (h *harness) send(evs ...Event) {
 	for _, ev := range evs {
-		h.e.Handle(context.Background(), ev)
+		h.applyMu.Lock()
+		h.apply(h.e.Handle(context.Background(), ev))
+		h.applyMu.Unlock()
 		h.clock.advance(10 * time.Millisecond)
 	}
 }
@@ -466,5 +561,27 @@ func (h *harness) noRecordings() {
 	}
 	if s := h.pbx.ops("start"); len(s) != 0 {
 		h.t.Fatalf("want no start command, got %v", s)
+	}
+}
+
+// api wraps a call-control method so that its effects are applied.
+func (h *harness) api(f func(context.Context, string, string, recording.StartedBy) (RecordingInfo, []Effect, error)) func(context.Context, string, string, recording.StartedBy) (RecordingInfo, error) {
+	return func(ctx context.Context, tenant, ref string, who recording.StartedBy) (RecordingInfo, error) {
+		h.applyMu.Lock()
+		defer h.applyMu.Unlock()
+		info, fx, err := f(ctx, tenant, ref, who)
+		h.apply(fx)
+		return info, err
+	}
+}
+
+// session wraps PauseBySession / ResumeBySession like api.
+func (h *harness) session(f func(context.Context, string, recording.StartedBy) (RecordingInfo, []Effect, error)) func(context.Context, string, recording.StartedBy) (RecordingInfo, error) {
+	return func(ctx context.Context, id string, who recording.StartedBy) (RecordingInfo, error) {
+		h.applyMu.Lock()
+		defer h.applyMu.Unlock()
+		info, fx, err := f(ctx, id, who)
+		h.apply(fx)
+		return info, err
 	}
 }

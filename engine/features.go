@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
 // ---- DTMF feature codes (*3, *48, *49) ----
@@ -87,7 +89,7 @@ func (e *Engine) mayControl(ctx context.Context, ch *channel, pol TenantPolicy) 
 			kind GroupKind
 			name string
 		}{{KindQueue, ch.queue}, {KindGroup, ch.group}} {
-			if v.name == "" || e.settings == nil {
+			if v.name == "" {
 				continue
 			}
 			g, ok, err := e.settings.Group(ctx, ch.tenant, v.kind, v.name)
@@ -107,7 +109,7 @@ func (e *Engine) onlineAction(ctx context.Context, ch *channel, act dtmfAction, 
 	c := ch.call
 	if !e.mayControl(ctx, ch, pol) || !c.connected || c.partyCount() < 2 ||
 		c.externalOnly() && !pol.RecordExternalToExternal {
-		e.play(ctx, []string{ch.id}, PromptDenied)
+		e.play(c, []string{ch.id}, PromptDenied)
 		return
 	}
 	rec := c.active()
@@ -115,25 +117,25 @@ func (e *Engine) onlineAction(ctx context.Context, ch *channel, act dtmfAction, 
 	case actToggle:
 		switch {
 		case rec == nil:
-			e.startRec(ctx, c, ByDTMF, pol, at)
+			e.startRec(c, recording.ByDTMF, pol, at)
 		case pol.StarMode == StarStop:
 			c.autoOff = true
-			e.stopRec(ctx, rec, StopDTMF, at)
+			e.stopRec(rec, recording.StopDTMF, at)
 			if pol.Announcements {
-				e.play(ctx, c.partyIDs(), PromptRecordingStopped)
+				e.play(c, c.partyIDs(), PromptRecordingStopped)
 			}
-		case rec.row.State == StateRecording:
-			e.pauseRec(ctx, rec, pol, at)
+		case rec.row.State == recording.StateRecording:
+			e.pauseRec(rec, pol, at)
 		default:
-			e.resumeRec(ctx, rec, pol, at)
+			e.resumeRec(rec, pol, at)
 		}
 	case actPause:
 		if rec != nil {
-			e.pauseRec(ctx, rec, pol, at)
+			e.pauseRec(rec, pol, at)
 		}
 	case actResume:
 		if rec != nil {
-			e.resumeRec(ctx, rec, pol, at)
+			e.resumeRec(rec, pol, at)
 		}
 	}
 }
@@ -146,22 +148,22 @@ func (e *Engine) onlineAction(ctx context.Context, ch *channel, act dtmfAction, 
 // dialplan should not route a disabled code here).
 func (e *Engine) onFeatureCall(ctx context.Context, ev FeatureCall, at time.Time) {
 	ch := e.channels[ev.Channel]
-	if ch == nil || ev.Feature != FeatureCallRecord {
+	if ch == nil || ev.Feature != recording.FeatureCallRecord {
 		return
 	}
 	pol := e.policy(ctx, ch.tenant)
-	if !pol.Features.CallRecord.Enabled || ch.role != RoleInternal || e.settings == nil {
+	if !pol.Features.CallRecord.Enabled || ch.role != RoleInternal {
 		return
 	}
-	if ch.user == nil && e.settings != nil {
+	if ch.user == nil {
 		if u, ok, err := e.settings.UserByEndpoint(ctx, ch.tenant, ch.endpoint); err == nil && ok {
 			ch.user = &u
 		}
 	}
 	if ch.user == nil {
 		e.log.Warn("engine: *26 from unknown user", "tenant", ch.tenant, "endpoint", ch.endpoint)
-		e.play(ctx, []string{ch.id}, PromptDenied)
-		e.hangup(ctx, ch.id)
+		e.play(ch.call, []string{ch.id}, PromptDenied)
+		e.command(ch.call, Command{Op: OpHangup, Channel: ch.id})
 		return
 	}
 	on := !ch.user.anyAutoRecord()
@@ -169,23 +171,13 @@ func (e *Engine) onFeatureCall(ctx context.Context, ev FeatureCall, at time.Time
 	if on {
 		prompt = PromptActivated
 	}
-	if err := e.settings.SetUserAutoRecord(ctx, ch.tenant, ch.user.UUID, on); err != nil {
-		e.log.Error("engine: *26 set user", "user", ch.user.UUID, "err", err)
-		prompt = PromptDenied
-	} else {
-		u := *ch.user
-		u.CallRecordIncomingExternal, u.CallRecordIncomingInternal = on, on
-		u.CallRecordOutgoingExternal, u.CallRecordOutgoingInternal = on, on
-		ch.user = &u
-	}
-	e.play(ctx, []string{ch.id}, prompt)
-	e.hangup(ctx, ch.id)
-}
-
-func (e *Engine) hangup(ctx context.Context, id string) {
-	if err := e.pbx.Hangup(ctx, id); err != nil {
-		e.log.Warn("engine: hangup", "channel", id, "err", err)
-	}
+	e.fx = append(e.fx, SetAutoRecord{Tenant: ch.tenant, User: ch.user.UUID, Enabled: on})
+	u := *ch.user
+	u.CallRecordIncomingExternal, u.CallRecordIncomingInternal = on, on
+	u.CallRecordOutgoingExternal, u.CallRecordOutgoingInternal = on, on
+	ch.user = &u
+	e.play(ch.call, []string{ch.id}, prompt)
+	e.command(ch.call, Command{Op: OpHangup, Channel: ch.id})
 }
 
 // ---- SIP MESSAGE ----
@@ -257,9 +249,9 @@ func (e *Engine) onTextMessage(ctx context.Context, ev TextMessage, at time.Time
 	var err error
 	switch strings.ToLower(op) {
 	case "pause", "pause-audio-recording":
-		_, err = e.pause(ctx, c, BySIPMessage, at)
+		_, err = e.pause(ctx, c, at)
 	case "resume", "resume-audio-recording":
-		_, err = e.resume(ctx, c, BySIPMessage, at)
+		_, err = e.resume(ctx, c, at)
 	default:
 		return
 	}

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
 // fuzzModel is an independent model of what the fuzzer told the engine:
@@ -151,7 +153,7 @@ func (m *fuzzModel) check(t *testing.T, step int) {
 		}
 		active := 0
 		for _, r := range c.recs {
-			if !r.row.State.active() {
+			if !r.row.State.Active() {
 				continue
 			}
 			active++
@@ -180,7 +182,7 @@ func (m *fuzzModel) check(t *testing.T, step int) {
 	// PBX side: whatever runs there is an active recording of the engine.
 	for n := range m.running {
 		r := e.recs[n]
-		if r == nil || !r.row.State.active() {
+		if r == nil || !r.row.State.Active() {
 			t.Fatalf("step %d: recording %s runs on the PBX but the engine has it %v", step, n, r)
 		}
 	}
@@ -215,10 +217,10 @@ func FuzzEventSequence(f *testing.F) {
 		h.user("1002", online)
 		h.user("1003", inInt)
 		m := &fuzzModel{h: h, extExt: cfg&8 != 0, parent: map[string]string{}, chans: map[string]*fch{}, running: map[string]string{}}
-		h.pbx.OnStart = func(ch, name, _ string) (string, error) {
+		h.pbx.OnStart = func(ch, name, _ string) error {
 			m.running[name] = ch
 			m.names = append(m.names, name)
-			return name, nil
+			return nil
 		}
 		h.pbx.OnStop = func(name string) error { delete(m.running, name); return nil }
 		ctx := context.Background()
@@ -356,13 +358,13 @@ func FuzzEventSequence(f *testing.F) {
 				}
 				switch (arg / 7) % 4 {
 				case 0:
-					h.e.StartRecording(ctx, "acme", c.id, ByAPI)
+					h.api(h.e.StartRecording)(ctx, "acme", c.id, recording.ByAPI)
 				case 1:
-					h.e.StopRecording(ctx, "acme", c.id, ByAPI)
+					h.api(h.e.StopRecording)(ctx, "acme", c.id, recording.ByAPI)
 				case 2:
-					h.e.PauseBySession(ctx, c.id, BySIPMessage)
+					h.session(h.e.PauseBySession)(ctx, c.id, recording.BySIPMessage)
 				case 3:
-					h.e.ResumeRecording(ctx, "", c.id, ByAPI)
+					h.api(h.e.ResumeRecording)(ctx, "", c.id, recording.ByAPI)
 				}
 			case 12:
 				d := m.live(arg / 7)
@@ -382,7 +384,7 @@ func FuzzEventSequence(f *testing.F) {
 				}
 			case 15:
 				if c != nil {
-					m.send(FeatureCall{Channel: c.id, Feature: FeatureCallRecord})
+					m.send(FeatureCall{Channel: c.id, Feature: recording.FeatureCallRecord})
 				}
 			}
 			m.check(t, i/2)
@@ -405,7 +407,7 @@ func FuzzEventSequence(f *testing.F) {
 			t.Fatalf("preparations left on the PBX: %v", h.prep.pending)
 		}
 		for _, r := range h.recs() {
-			if r.State.active() || r.End.IsZero() || r.End.Before(r.Start) {
+			if r.State.Active() || r.End.IsZero() || r.End.Before(r.Start) {
 				t.Fatalf("recording not finalized: %+v", r)
 			}
 			for _, p := range r.Paused {

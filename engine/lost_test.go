@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
 // The fake index lists its open rows; seen overrides a row's Seen (by call
@@ -30,7 +32,7 @@ func (s *fakeStore) OpenRecordings(context.Context) ([]OpenRecording, error) {
 	defer s.mu.Unlock()
 	var out []OpenRecording
 	for _, r := range s.recs {
-		if r.State.active() {
+		if r.State.Active() {
 			seen := r.Start
 			if t, ok := s.seen[r.UUID]; ok {
 				seen = t
@@ -82,11 +84,11 @@ func TestFirstSnapshotClosesRowsLeftOpen(t *testing.T) {
 	for _, r := range h.recs() {
 		switch r.UUID {
 		case keep:
-			if r.State != StateRecording || !r.End.IsZero() {
+			if r.State != recording.StateRecording || !r.End.IsZero() {
 				t.Errorf("adopted recording touched: %+v", r)
 			}
 		case lost:
-			wantStop(t, r, StopPBXLost)
+			wantStop(t, r, recording.StopPBXLost)
 			if !r.End.Equal(lastWrite) {
 				t.Errorf("lost recording end %v, want the last write %v", r.End, lastWrite)
 			}

@@ -2,56 +2,38 @@ package engine
 
 import (
 	"context"
-	"sync"
 	"testing"
 )
 
-// orderLog notes PBX commands and store writes in the order they happen.
-type orderLog struct {
-	mu  sync.Mutex
-	ops []string
-}
-
-func (l *orderLog) add(op string) { l.mu.Lock(); l.ops = append(l.ops, op); l.mu.Unlock() }
-
-type loggingStore struct {
-	*fakeStore
-	log *orderLog
-}
-
-func (s loggingStore) CreateCall(ctx context.Context, row CallRow) (int64, error) {
-	s.log.add("store")
-	return s.fakeStore.CreateCall(ctx, row)
-}
-func (s loggingStore) UpdateCall(ctx context.Context, row CallRow) error {
-	s.log.add("store")
-	return s.fakeStore.UpdateCall(ctx, row)
-}
-func (s loggingStore) CreateRecording(ctx context.Context, row RecordingRow) error {
-	s.log.add("store")
-	return s.fakeStore.CreateRecording(ctx, row)
-}
-
-// The answer that starts a recording asks the PBX first and writes the rows
-// after: no store write stands between the answer and the recording (the
-// start lag the lab measures), and the answer time still lands in the row.
-func TestAnswerStartsRecordingBeforeAnyStoreWrite(t *testing.T) {
+// The answer that starts a recording decides the start, then writes the
+// call row with its answer time and the recording row, in that order. The
+// executor sends the command before it writes anything (executor tests), so
+// no store write stands between the answer and the recording.
+func TestAnswerStartsRecordingThenWritesRows(t *testing.T) {
 	h := newHarness(t)
 	h.user("1001", func(u *User) { u.CallRecordOutgoingInternal = true })
 	h.user("1002", nil)
-	log := &orderLog{}
-	h.pbx.OnStart = func(_, name, _ string) (string, error) { log.add("start"); return name, nil }
-	h.e = New(Config{PBX: h.pbx, Settings: h.store, Records: loggingStore{h.store, log}, Clock: h.clock})
 	h.send(in("a", "c1", "1001"), dialTo(in("b", "c1", "1002"), "1002"))
-	log.mu.Lock()
-	log.ops = nil
-	log.mu.Unlock()
-	h.send(ChannelAnswered{Channel: "b"})
-	if len(log.ops) == 0 || log.ops[0] != "start" {
-		t.Fatalf("on answer: %v, want the recording started first", log.ops)
+	fx := h.e.Handle(context.Background(), ChannelAnswered{At: h.clock.Now(), Channel: "b"})
+	cmds := Commands(fx)
+	if len(cmds) != 1 || cmds[0].Op != OpStart || cmds[0].Channel != "a" {
+		t.Fatalf("commands %v, want the start on a", cmds)
 	}
-	rows := h.store.callRows()
-	if len(rows) != 1 || rows[0].Answer.IsZero() {
-		t.Fatalf("answer not stored: %+v", rows)
+	var writes []Effect
+	for _, f := range fx {
+		if _, ok := f.(Command); !ok {
+			writes = append(writes, f)
+		}
+	}
+	if len(writes) != 2 {
+		t.Fatalf("writes %+v", writes)
+	}
+	call, ok := writes[0].(WriteCall)
+	if !ok || call.Row.Answer.IsZero() || call.Row.ID == 0 {
+		t.Fatalf("first write %+v, want the call row (known id) with its answer", writes[0])
+	}
+	rec, ok := writes[1].(WriteRecording)
+	if !ok || !rec.New || rec.Row.UUID != cmds[0].Name || rec.Row.CallID != call.Row.ID {
+		t.Fatalf("second write %+v, want the new recording row of call %d", writes[1], call.Row.ID)
 	}
 }

@@ -3,8 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
 // Prompt names a sound the PBX plays. Adapters map it to a file
@@ -22,19 +23,21 @@ const (
 	PromptDeactivated      Prompt = "callrecord-deactivated"
 )
 
-// PBX is what the engine asks of a PBX. Adapters implement it. Methods are
-// called with the engine's lock held and in order: queue, do not block on
-// the PBX's reply. See the package documentation.
+// PBX is what a PBX adapter does for the engine: the executor carries each
+// Command out through it. Methods must return at once — queue the work,
+// keeping the order of the calls for each recording and channel, and do
+// not wait for the PBX's answer: the outcome arrives as an event
+// (RecordingStarted, RecordingFailed, …). An error means the command was
+// not queued; the executor reports a failed start to the engine as
+// RecordingFailed. Recordings are named by the engine (their uuid).
 type PBX interface {
-	// StartRecording records channelID (both directions) under name (the
-	// recording uuid, chosen by the engine) in format ("wav", …). If a
-	// stored recording of that name exists, the new part is appended (the
-	// engine re-arms a recording on another leg this way). The handle is
-	// what Pause/Resume/Stop get; "" means "use name".
-	StartRecording(ctx context.Context, channelID, name, format string) (handle string, err error)
-	PauseRecording(ctx context.Context, handle string) error
-	ResumeRecording(ctx context.Context, handle string) error
-	StopRecording(ctx context.Context, handle string) error
+	// StartRecording records channelID (both directions) under name in
+	// format ("wav", …). If a recording of that name exists, the new part is
+	// appended (the engine re-arms a recording on another leg this way).
+	StartRecording(ctx context.Context, channelID, name string, format recording.Format) error
+	PauseRecording(ctx context.Context, name string) error
+	ResumeRecording(ctx context.Context, name string) error
+	StopRecording(ctx context.Context, name string) error
 	// Play plays prompt to each channel (one party, or all parties of a call).
 	Play(ctx context.Context, channelIDs []string, prompt Prompt) error
 	// Hangup hangs channelID up.
@@ -57,14 +60,6 @@ const (
 	StarStop  StarMode = "stop"  // start → stop → start (a new recording) …
 )
 
-// Feature names (the keys of Wazo's extension features).
-const (
-	FeatureCallRecord   = "callrecord"   // *26: toggle own automatic recording
-	FeatureOnlineRecord = "onlinerecord" // *3: toggle recording in call
-	FeaturePause        = "pauserecord"  // *48
-	FeatureResume       = "resumerecord" // *49
-)
-
 // FeatureCode is one tenant feature extension.
 type FeatureCode struct {
 	Code    string // e.g. "*3"; "" means the default code
@@ -82,11 +77,11 @@ type Features struct {
 // TenantPolicy is a tenant's recording settings.
 type TenantPolicy struct {
 	AudioRecordingEnabled    bool
-	RecordExternalToExternal bool          // default false: stop on ext↔ext
-	StarMode                 StarMode      // "" = StarPause
-	Announcements            bool          // play started/paused/... prompts
-	DTMFTimeout              time.Duration // inter-digit timeout; 0 = 3 s
-	Format                   string        // "" = "wav"
+	RecordExternalToExternal bool             // default false: stop on ext↔ext
+	StarMode                 StarMode         // "" = StarPause
+	Announcements            bool             // play started/paused/... prompts
+	DTMFTimeout              time.Duration    // inter-digit timeout; 0 = 3 s
+	Format                   recording.Format // "" = WAV
 	Features                 Features
 }
 
@@ -98,7 +93,7 @@ func DefaultTenantPolicy() TenantPolicy {
 		AudioRecordingEnabled: true,
 		StarMode:              StarPause,
 		DTMFTimeout:           3 * time.Second,
-		Format:                "wav",
+		Format:                recording.WAV,
 		Features: Features{
 			CallRecord:   FeatureCode{Code: "*26", Enabled: true},
 			OnlineRecord: FeatureCode{Code: "*3", Enabled: true},
@@ -116,7 +111,7 @@ func (p TenantPolicy) normalized() TenantPolicy {
 		p.DTMFTimeout = 3 * time.Second
 	}
 	if p.Format == "" {
-		p.Format = "wav"
+		p.Format = recording.WAV
 	}
 	def := DefaultTenantPolicy().Features
 	if p.Features.CallRecord.Code == "" {
@@ -167,9 +162,9 @@ type Group struct {
 	DTMFRecordToggle bool // dtmf_record_toggle: overrides the callee's *3 right
 }
 
-// Settings is read access to configuration, plus the one write *26 needs.
-// Implemented by store; reads should be cheap (they happen on call set-up
-// and per DTMF digit) — cache if needed.
+// Settings is read access to configuration. Implemented by store; reads
+// happen with the engine's lock held, on call set-up and per DTMF digit, so
+// they must be served from a cache.
 type Settings interface {
 	// TenantPolicy returns the tenant's policy (DefaultTenantPolicy for a
 	// tenant without settings).
@@ -178,8 +173,6 @@ type Settings interface {
 	UserByEndpoint(ctx context.Context, tenant, endpoint string) (User, bool, error)
 	// Group finds a ring group or queue of the tenant by name.
 	Group(ctx context.Context, tenant string, kind GroupKind, name string) (Group, bool, error)
-	// SetUserAutoRecord sets the user's four call_record_*_enabled flags.
-	SetUserAutoRecord(ctx context.Context, tenant, userUUID string, enabled bool) error
 }
 
 // Direction of a call (CDR call_direction).
@@ -195,7 +188,7 @@ const (
 
 // CallRow is a call's CDR row.
 type CallRow struct {
-	ID                   int64 // set by Records.CreateCall
+	ID                   int64 // the store's id (0 until CallStored)
 	Tenant               string
 	PBXCallID            string
 	Start                time.Time
@@ -212,41 +205,9 @@ type CallRow struct {
 	DestinationExtension string
 }
 
-// RecState is a recording's state.
-type RecState string
-
-// Recording states.
-const (
-	StateRecording RecState = "recording"
-	StatePaused    RecState = "paused"
-	StateStopped   RecState = "stopped"
-	StateFailed    RecState = "failed"
-)
-
-func (s RecState) active() bool { return s == StateRecording || s == StatePaused }
-
-// StartedBy says who started a recording.
-type StartedBy string
-
-// Starters.
-const (
-	ByPolicy     StartedBy = "policy"
-	ByDTMF       StartedBy = "dtmf"
-	ByAPI        StartedBy = "api"
-	BySIPMessage StartedBy = "sip_message"
-)
-
-// StopReason says why a recording stopped.
-type StopReason string
-
-// Stop reasons.
-const (
-	StopHangup             StopReason = "hangup"
-	StopDTMF               StopReason = "dtmf"
-	StopAPI                StopReason = "api"
-	StopExternalToExternal StopReason = "external_to_external"
-	StopPBXLost            StopReason = "pbx_lost"
-)
+// The recording's state, who started it and why it stopped are the shared
+// words of package recording (recording.State, recording.StartedBy,
+// recording.StopReason).
 
 // Interval is a paused span; End is zero while still paused.
 type Interval struct {
@@ -262,28 +223,12 @@ type RecordingRow struct {
 	Start         time.Time
 	End           time.Time // zero while active
 	Filename      string
-	Format        string
-	State         RecState
-	StartedBy     StartedBy
-	StopReason    StopReason // set when State is stopped
-	FailureReason string     // set when State is failed
+	Format        recording.Format
+	State         recording.State
+	StartedBy     recording.StartedBy
+	StopReason    recording.StopReason // set when State is stopped
+	FailureReason string               // set when State is failed
 	Paused        []Interval
-}
-
-// Records is where the engine writes calls and recordings (and, after a
-// restart, finds them again). Implemented by store. Update* write the whole
-// row (idempotent). Errors are logged; the engine goes on.
-type Records interface {
-	CreateCall(ctx context.Context, row CallRow) (id int64, err error)
-	UpdateCall(ctx context.Context, row CallRow) error
-	CreateRecording(ctx context.Context, row RecordingRow) error
-	UpdateRecording(ctx context.Context, row RecordingRow) error
-	// FindCall finds the still-open (End zero) call row with this PBX call id;
-	// used when a snapshot shows calls a fresh engine does not know.
-	FindCall(ctx context.Context, tenant, pbxCallID string) (CallRow, bool, error)
-	// FindRecording finds a recording row by uuid; used to adopt recordings
-	// a snapshot reports live.
-	FindRecording(ctx context.Context, uuid string) (RecordingRow, bool, error)
 }
 
 // Errors of the request methods; test with errors.Is.
@@ -292,38 +237,3 @@ var (
 	ErrNotAllowed = errors.New("engine: not allowed")
 	ErrWrongState = errors.New("engine: wrong recording state")
 )
-
-// Filename is a recording's file name, as Wazo names them:
-// 2021-05-14T17_47_16UTC-<call id>-<recording uuid>.<ext> (UTC start time,
-// whole seconds).
-func Filename(start time.Time, callID int64, recordingUUID, format string) string {
-	if format == "" {
-		format = "wav"
-	}
-	return fmt.Sprintf("%sUTC-%d-%s.%s", start.UTC().Format("2006-01-02T15_04_05"), callID, recordingUUID, format)
-}
-
-// OpenCall is a call row the index holds open, with the latest time the
-// call is known to have been going (Seen).
-type OpenCall struct {
-	Row  CallRow
-	Seen time.Time
-}
-
-// OpenRecording is a recording row the index holds active, with the latest
-// time it is known to have been running (Seen: e.g. the last write to its
-// file).
-type OpenRecording struct {
-	Row  RecordingRow
-	Seen time.Time
-}
-
-// OpenRows is optionally implemented by Records: the rows the index holds
-// open. At its first snapshot the engine closes those it does not hold (a
-// previous run ended before the call did, and the call ended while nobody
-// listened): recordings stopped with stop_reason pbx_lost, calls ended, both
-// at the best known time (Seen, never after the snapshot).
-type OpenRows interface {
-	OpenCalls(ctx context.Context) ([]OpenCall, error)
-	OpenRecordings(ctx context.Context) ([]OpenRecording, error)
-}

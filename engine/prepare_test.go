@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
 // trail lists the PBX's prepare/release/start commands as op:channel:name
@@ -40,7 +42,7 @@ func TestPrepareForAnswer(t *testing.T) {
 			run:   internalCall,
 			want:  []string{"prepare:A:" + id(1), "start:A:" + id(1)},
 			check: func(t *testing.T, h *harness) {
-				if r := h.one(); r.UUID != id(1) || r.State != StateRecording {
+				if r := h.one(); r.UUID != id(1) || r.State != recording.StateRecording {
 					t.Fatalf("row %+v", r)
 				}
 			},
@@ -110,24 +112,25 @@ func TestPrepareForAnswer(t *testing.T) {
 			check: func(t *testing.T, h *harness) { h.noRecordings() },
 		},
 		{
-			name: "the start is refused (disk full): the preparation is released, the row failed",
+			name: "the start is vetoed (disk full): the preparation is released, the row failed",
 			setup: func(h *harness) {
 				h.user("1001", outInt)
-				h.pbx.OnStart = func(string, string, string) (string, error) { return "", errors.New("storage below its floor") }
+				h.mayStart = func() error { return errors.New("storage below its floor") }
+				h.e = h.newEngine()
 			},
 			run:  internalCall,
-			want: []string{"prepare:A:" + id(1), "start:A:" + id(1), "release:" + id(1)},
+			want: []string{"prepare:A:" + id(1), "release:" + id(1)},
 			check: func(t *testing.T, h *harness) {
-				if r := h.one(); r.State != StateFailed {
+				if r := h.one(); r.State != recording.StateFailed {
 					t.Fatalf("row %+v", r)
 				}
 			},
 		},
 		{
-			name:  "the PBX refuses the preparation: the answer starts the ordinary way",
+			name:  "the PBX could not prepare: the answer starts the ordinary way, under the same name",
 			setup: func(h *harness) { h.user("1001", outInt); h.prep.fail = true },
 			run:   internalCall,
-			want:  []string{"prepare:A:" + id(1), "start:A:" + id(2)},
+			want:  []string{"prepare:A:" + id(1), "start:A:" + id(1)},
 		},
 		{
 			name:  "the prepared leg is replaced before the answer (a forward): prepared again on the new leg",

@@ -3,67 +3,58 @@ package engine
 import (
 	"context"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
 // startRec starts a new recording of c (one row, one file).
-func (e *Engine) startRec(ctx context.Context, c *call, by StartedBy, pol TenantPolicy, at time.Time) *recording {
+func (e *Engine) startRec(c *call, by recording.StartedBy, pol TenantPolicy, at time.Time) *rec {
 	leg := c.pickLeg(false)
 	if leg == nil {
 		return nil
 	}
 	if !c.rowStored {
 		e.describeCall(c)
-		e.storeCall(ctx, c) // retry a failed CreateCall: the file name needs the id
+		e.storeCall(c)
 	}
-	id, prepared := e.takeSpare(ctx, c, leg)
-	r := &recording{call: c, channel: leg.id}
+	id, prepared := e.takeSpare(c, leg)
+	r := &rec{call: c, key: c.key, channel: leg.id}
 	r.row = RecordingRow{
 		UUID: id, CallID: c.row.ID, Tenant: c.tenant, Start: at,
-		Filename: Filename(at, c.row.ID, id, pol.Format), Format: pol.Format,
-		State: StateRecording, StartedBy: by,
+		Filename: recording.Filename(at, c.row.ID, id, pol.Format), Format: pol.Format,
+		State: recording.StateRecording, StartedBy: by,
 	}
 	c.recs = append(c.recs, r)
 	e.recs[id] = r
-	h, err := e.pbx.StartRecording(ctx, leg.id, id, pol.Format)
-	if err != nil {
-		e.log.Error("engine: start recording", "recording", id, "channel", leg.id, "err", err)
-		if prepared {
-			e.release(ctx, id)
+	if e.mayStart != nil {
+		if err := e.mayStart(); err != nil {
+			e.log.Error("engine: recording refused", "recording", id, "channel", leg.id, "err", err)
+			if prepared {
+				e.command(c, Command{Op: OpRelease, Name: id})
+			}
+			r.row.State, r.row.End, r.row.FailureReason = recording.StateFailed, at, err.Error()
+			c.autoOff = true
+			e.storeRec(r)
+			return r
 		}
-		r.row.State, r.row.End, r.row.FailureReason = StateFailed, at, err.Error()
-		c.autoOff = true
-		e.storeRec(ctx, r)
-		return r
 	}
-	if h == "" {
-		h = id
-	}
-	r.handle = h
-	e.storeRec(ctx, r)
+	e.command(c, Command{Op: OpStart, Channel: leg.id, Name: id, Format: pol.Format})
+	e.storeRec(r)
 	if pol.Announcements {
-		e.play(ctx, c.partyIDs(), PromptRecordingStarted)
+		e.play(c, c.partyIDs(), PromptRecordingStarted)
 	}
 	return r
 }
 
 // rearm records the same recording (same name: the PBX appends) on a
 // remaining leg after the recorded channel left the call.
-func (e *Engine) rearm(ctx context.Context, r *recording, at time.Time) {
+func (e *Engine) rearm(r *rec, at time.Time) {
 	leg := r.call.pickLeg(false)
 	if leg == nil {
 		return
 	}
 	r.channel, r.legDead, r.live = leg.id, false, false
-	h, err := e.pbx.StartRecording(ctx, leg.id, r.row.UUID, r.row.Format)
-	if err != nil {
-		e.log.Error("engine: re-arm recording", "recording", r.row.UUID, "channel", leg.id, "err", err)
-		e.failRec(ctx, r, err.Error(), at)
-		return
-	}
-	if h == "" {
-		h = r.row.UUID
-	}
-	r.handle = h
+	e.command(r.call, Command{Op: OpStart, Channel: leg.id, Name: r.row.UUID, Format: r.row.Format})
 	e.log.Debug("engine: recording re-armed", "recording", r.row.UUID, "channel", leg.id)
 }
 
@@ -72,7 +63,7 @@ func (e *Engine) rearm(ctx context.Context, r *recording, at time.Time) {
 // the current part, start the next one with the same name (the PBX appends
 // after the stopped part's end). A paused recording only loses its part; it
 // is re-armed, on the best leg then, when it is resumed.
-func (e *Engine) onLegDeaf(ctx context.Context, id string, at time.Time) {
+func (e *Engine) onLegDeaf(id string, at time.Time) {
 	ch := e.channels[id]
 	if ch == nil || ch.deaf {
 		return
@@ -89,41 +80,37 @@ func (e *Engine) onLegDeaf(ctx context.Context, id string, at time.Time) {
 		return
 	}
 	e.log.Info("engine: moving recording off a deaf leg", "recording", r.row.UUID, "from", id, "to", leg.id)
-	if err := e.pbx.StopRecording(ctx, r.handle); err != nil {
-		e.log.Warn("engine: stop recording part", "recording", r.row.UUID, "err", err)
-	}
+	e.command(c, Command{Op: OpStop, Name: r.row.UUID})
 	r.legDead, r.live = true, false
 	r.oldParts++
-	if r.row.State == StateRecording {
-		e.rearm(ctx, r, at)
+	if r.row.State == recording.StateRecording {
+		e.rearm(r, at)
 	}
 }
 
-func (e *Engine) stopRec(ctx context.Context, r *recording, why StopReason, at time.Time) {
-	if !r.row.State.active() {
+func (e *Engine) stopRec(r *rec, why recording.StopReason, at time.Time) {
+	if !r.row.State.Active() {
 		return
 	}
 	if !r.legDead {
-		if err := e.pbx.StopRecording(ctx, r.handle); err != nil {
-			e.log.Warn("engine: stop recording", "recording", r.row.UUID, "err", err)
-		}
+		e.command(r.call, Command{Op: OpStop, Name: r.row.UUID})
 	}
-	r.row.State, r.row.StopReason = StateStopped, why
+	r.row.State, r.row.StopReason = recording.StateStopped, why
 	e.closeRec(r, at)
-	e.storeRec(ctx, r)
+	e.storeRec(r)
 }
 
-func (e *Engine) failRec(ctx context.Context, r *recording, reason string, at time.Time) {
-	if !r.row.State.active() {
+func (e *Engine) failRec(r *rec, reason string, at time.Time) {
+	if !r.row.State.Active() {
 		return
 	}
-	r.row.State, r.row.FailureReason = StateFailed, reason
+	r.row.State, r.row.FailureReason = recording.StateFailed, reason
 	r.call.autoOff = true
 	e.closeRec(r, at)
-	e.storeRec(ctx, r)
+	e.storeRec(r)
 }
 
-func (e *Engine) closeRec(r *recording, at time.Time) {
+func (e *Engine) closeRec(r *rec, at time.Time) {
 	if at.Before(r.row.Start) {
 		at = r.row.Start
 	}
@@ -133,28 +120,26 @@ func (e *Engine) closeRec(r *recording, at time.Time) {
 	}
 }
 
-func (e *Engine) pauseRec(ctx context.Context, r *recording, pol TenantPolicy, at time.Time) {
-	if r.row.State != StateRecording {
+func (e *Engine) pauseRec(r *rec, pol TenantPolicy, at time.Time) {
+	if r.row.State != recording.StateRecording {
 		return
 	}
-	r.row.State = StatePaused
+	r.row.State = recording.StatePaused
 	r.row.Paused = append(r.row.Paused, Interval{Start: at})
 	if r.live {
-		if err := e.pbx.PauseRecording(ctx, r.handle); err != nil {
-			e.log.Warn("engine: pause recording", "recording", r.row.UUID, "err", err)
-		}
+		e.command(r.call, Command{Op: OpPause, Name: r.row.UUID})
 	}
-	e.storeRec(ctx, r)
+	e.storeRec(r)
 	if pol.Announcements {
-		e.play(ctx, r.call.partyIDs(), PromptRecordingPaused)
+		e.play(r.call, r.call.partyIDs(), PromptRecordingPaused)
 	}
 }
 
-func (e *Engine) resumeRec(ctx context.Context, r *recording, pol TenantPolicy, at time.Time) {
-	if r.row.State != StatePaused {
+func (e *Engine) resumeRec(r *rec, pol TenantPolicy, at time.Time) {
+	if r.row.State != recording.StatePaused {
 		return
 	}
-	r.row.State = StateRecording
+	r.row.State = recording.StateRecording
 	if n := len(r.row.Paused); n > 0 && r.row.Paused[n-1].End.IsZero() {
 		if at.Before(r.row.Paused[n-1].Start) {
 			at = r.row.Paused[n-1].Start
@@ -163,49 +148,26 @@ func (e *Engine) resumeRec(ctx context.Context, r *recording, pol TenantPolicy, 
 	}
 	switch {
 	case r.legDead:
-		e.rearm(ctx, r, at)
+		e.rearm(r, at)
 	case r.live:
-		if err := e.pbx.ResumeRecording(ctx, r.handle); err != nil {
-			e.log.Warn("engine: resume recording", "recording", r.row.UUID, "err", err)
-		}
+		e.command(r.call, Command{Op: OpResume, Name: r.row.UUID})
 	}
-	if r.row.State.active() {
-		e.storeRec(ctx, r)
-		if pol.Announcements {
-			e.play(ctx, r.call.partyIDs(), PromptRecordingResumed)
-		}
+	e.storeRec(r)
+	if pol.Announcements {
+		e.play(r.call, r.call.partyIDs(), PromptRecordingResumed)
 	}
 }
 
-func (e *Engine) storeRec(ctx context.Context, r *recording) {
-	if e.records == nil {
-		return
-	}
-	if !r.rowStored {
-		if err := e.records.CreateRecording(ctx, r.row); err != nil {
-			e.log.Error("engine: create recording", "recording", r.row.UUID, "err", err)
-			return
-		}
-		r.rowStored = true
-		return
-	}
-	if err := e.records.UpdateRecording(ctx, r.row); err != nil {
-		e.log.Error("engine: update recording", "recording", r.row.UUID, "err", err)
-	}
-}
-
-func (e *Engine) play(ctx context.Context, ids []string, p Prompt) {
+func (e *Engine) play(c *call, ids []string, p Prompt) {
 	if len(ids) == 0 {
 		return
 	}
-	if err := e.pbx.Play(ctx, ids, p); err != nil {
-		e.log.Warn("engine: play", "prompt", p, "err", err)
-	}
+	e.command(c, Command{Op: OpPlay, Channels: ids, Prompt: p})
 }
 
 // ---- recording events ----
 
-func (e *Engine) onRecStarted(ctx context.Context, ev RecordingStarted, at time.Time) {
+func (e *Engine) onRecStarted(ev RecordingStarted) {
 	r := e.recs[ev.Name]
 	if r == nil {
 		e.log.Debug("engine: unknown recording started", "name", ev.Name)
@@ -214,13 +176,11 @@ func (e *Engine) onRecStarted(ctx context.Context, ev RecordingStarted, at time.
 	if ev.Channel != "" && ev.Channel != r.channel {
 		return // an older part (re-armed since)
 	}
-	if !r.row.State.active() {
+	if !r.row.State.Active() {
 		// We stopped it before the PBX confirmed the start: stop it again.
 		if !r.restopped && !r.legDead {
 			r.restopped = true
-			if err := e.pbx.StopRecording(ctx, r.handle); err != nil {
-				e.log.Warn("engine: stop recording", "recording", r.row.UUID, "err", err)
-			}
+			e.command(r.call, Command{Op: OpStop, Name: r.row.UUID})
 		}
 		return
 	}
@@ -228,11 +188,9 @@ func (e *Engine) onRecStarted(ctx context.Context, ev RecordingStarted, at time.
 		return // duplicate, or its leg already died
 	}
 	r.live = true
-	if r.row.State == StatePaused {
+	if r.row.State == recording.StatePaused {
 		// Paused before the PBX confirmed the start.
-		if err := e.pbx.PauseRecording(ctx, r.handle); err != nil {
-			e.log.Warn("engine: pause recording", "recording", r.row.UUID, "err", err)
-		}
+		e.command(r.call, Command{Op: OpPause, Name: r.row.UUID})
 	}
 }
 
@@ -255,7 +213,7 @@ func (e *Engine) onRecEnded(ctx context.Context, name, chID, reason string, at t
 		}
 		return
 	}
-	if !r.row.State.active() {
+	if !r.row.State.Active() {
 		if r.call.ended || r.call.active() != r {
 			delete(e.recs, name)
 		}
@@ -264,15 +222,15 @@ func (e *Engine) onRecEnded(ctx context.Context, name, chID, reason string, at t
 	if reason != "" {
 		e.log.Warn("engine: recording failed", "recording", name, "reason", reason)
 		r.live = false
-		e.failRec(ctx, r, reason, at)
+		e.failRec(r, reason, at)
 		return
 	}
 	// The PBX ended the current part on its own while the leg still talks
 	// (someone stopped it behind our back): do not fight it with new ones.
 	r.legDead, r.live = true, false
 	r.call.autoOff = true
-	r.row.State, r.row.StopReason = StateStopped, StopPBXLost
+	r.row.State, r.row.StopReason = recording.StateStopped, recording.StopPBXLost
 	e.closeRec(r, at)
-	e.storeRec(ctx, r)
+	e.storeRec(r)
 	e.evaluate(ctx, r.call, at)
 }

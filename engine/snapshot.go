@@ -3,28 +3,34 @@ package engine
 import (
 	"context"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
 // onSnapshot reconciles the engine with the PBX after a (re)connect:
 //   - unknown channels are created (a fresh engine finds their open CDR row
-//     with Records.FindCall), known ones get their answer state and bridge;
+//     in the index), known ones get their answer state and bridge;
 //   - known channels missing from the snapshot hung up while we were away;
 //     a call left without channels is closed, its recordings stopped with
 //     stop_reason hangup;
 //   - live recordings the engine knows are adopted (no second recording);
-//     a live recording it does not know is adopted from its row
-//     (Records.FindRecording, handle = name); an active recording the PBX
+//     a live recording it does not know is adopted from its row in the
+//     index; an active recording the PBX
 //     no longer has, on a call that still exists, is stopped with
 //     stop_reason pbx_lost (the policy may then start a new one);
 //   - finally every call is evaluated again;
 //   - at the first snapshot only, rows an earlier run left open that the
-//     engine does not hold now are closed (see OpenRows).
+//     engine does not hold now are closed (see closeLost).
 func (e *Engine) onSnapshot(ctx context.Context, ev Snapshot, at time.Time) {
 	e.frozen = true
 	// Preparations may not have survived what happened while we were away:
 	// drop them; the final evaluation prepares again what still rings.
 	for _, c := range e.calls {
-		e.releaseSpare(ctx, c)
+		e.releaseSpare(c)
+	}
+	idx := ev.index
+	if idx == nil {
+		idx = &indexView{}
 	}
 	seen := make(map[string]bool, len(ev.Channels))
 	for _, sc := range ev.Channels {
@@ -43,14 +49,12 @@ func (e *Engine) onSnapshot(ctx context.Context, ev Snapshot, at time.Time) {
 		if pbxID == "" {
 			pbxID = sc.Channel
 		}
-		if e.calls[pbxID] == nil && e.records != nil && sc.Role.isParty() {
-			row, ok, err := e.records.FindCall(ctx, sc.Tenant, pbxID)
-			if err != nil {
-				e.log.Error("engine: find call", "pbx_call_id", pbxID, "err", err)
-			} else if ok {
-				e.seq++
-				e.calls[pbxID] = &call{seq: e.seq, pbxID: pbxID, tenant: sc.Tenant, row: row,
-					rowStored: true, srcSet: true, dstFrozen: !row.Answer.IsZero(), connected: !row.Answer.IsZero()}
+		if e.calls[pbxID] == nil && sc.Role.isParty() {
+			if row, ok := idx.openCall(sc.Tenant, pbxID); ok {
+				c := e.newCall(pbxID, sc.Tenant)
+				delete(e.byKey, c.key) // its id is known
+				c.row, c.rowStored, c.srcSet = row, true, true
+				c.dstFrozen, c.connected = !row.Answer.IsZero(), !row.Answer.IsZero()
 			}
 		}
 		cc := sc.ChannelCreated
@@ -84,48 +88,42 @@ func (e *Engine) onSnapshot(ctx context.Context, ev Snapshot, at time.Time) {
 		live[lr.Name] = lr
 	}
 	for name, r := range e.recs {
-		if !r.row.State.active() {
+		if !r.row.State.Active() {
 			continue
 		}
 		lr, ok := live[name]
 		switch {
 		case ok:
-			e.adopt(ctx, r, lr)
+			e.adopt(r, lr)
 		case r.call.partyCount() == 0:
 			// The call vanished: evaluate closes it (stop_reason hangup).
-		case r.legDead && r.row.State == StatePaused:
+		case r.legDead && r.row.State == recording.StatePaused:
 			// Waiting for resume to re-arm: nothing runs on the PBX.
 		default:
 			r.legDead, r.live = true, false
-			r.row.State, r.row.StopReason = StateStopped, StopPBXLost
+			r.row.State, r.row.StopReason = recording.StateStopped, recording.StopPBXLost
 			e.closeRec(r, at)
-			e.storeRec(ctx, r)
+			e.storeRec(r)
 		}
 	}
 	for _, lr := range ev.Recordings {
-		if e.recs[lr.Name] != nil || e.records == nil {
+		if e.recs[lr.Name] != nil {
 			continue
 		}
-		row, ok, err := e.records.FindRecording(ctx, lr.Name)
-		if err != nil {
-			e.log.Error("engine: find recording", "name", lr.Name, "err", err)
-			continue
-		}
+		row, ok := idx.recordings[lr.Name]
 		ch := e.channels[lr.Channel]
 		if !ok || ch == nil {
 			e.log.Info("engine: live recording not ours, left alone", "name", lr.Name, "channel", lr.Channel)
 			continue
 		}
-		if !row.State.active() || ch.call.active() != nil {
-			if err := e.pbx.StopRecording(ctx, lr.Name); err != nil {
-				e.log.Warn("engine: stop stray recording", "name", lr.Name, "err", err)
-			}
+		if !row.State.Active() || ch.call.active() != nil {
+			e.command(ch.call, Command{Op: OpStop, Name: lr.Name})
 			continue
 		}
-		r := &recording{row: row, rowStored: true, call: ch.call, channel: ch.id, handle: lr.Name}
+		r := &rec{row: row, rowStored: true, key: ch.call.key, call: ch.call, channel: ch.id}
 		ch.call.recs = append(ch.call.recs, r)
 		e.recs[lr.Name] = r
-		e.adopt(ctx, r, lr)
+		e.adopt(r, lr)
 	}
 	e.frozen = false
 	var calls []*call
@@ -139,31 +137,22 @@ func (e *Engine) onSnapshot(ctx context.Context, ev Snapshot, at time.Time) {
 	}
 	if !e.synced {
 		e.synced = true
-		e.closeLost(ctx, at)
+		e.closeLost(idx, at)
 	}
 }
 
 // adopt binds a recording the PBX reports live and makes the PBX match the
 // engine's state (paused or not).
-func (e *Engine) adopt(ctx context.Context, r *recording, lr LiveRecording) {
+func (e *Engine) adopt(r *rec, lr LiveRecording) {
 	if lr.Channel != "" {
 		r.channel = lr.Channel
 	}
 	r.live, r.legDead, r.oldParts = true, false, 0
-	if r.handle == "" {
-		r.handle = r.row.UUID
-	}
-	want := r.row.State == StatePaused
-	if lr.Paused == want {
-		return
-	}
-	var err error
-	if want {
-		err = e.pbx.PauseRecording(ctx, r.handle)
-	} else {
-		err = e.pbx.ResumeRecording(ctx, r.handle)
-	}
-	if err != nil {
-		e.log.Warn("engine: adopt recording", "recording", r.row.UUID, "err", err)
+	switch want := r.row.State == recording.StatePaused; {
+	case lr.Paused == want:
+	case want:
+		e.command(r.call, Command{Op: OpPause, Name: r.row.UUID})
+	default:
+		e.command(r.call, Command{Op: OpResume, Name: r.row.UUID})
 	}
 }

@@ -1,9 +1,10 @@
 //go:build lab
 
-// Package integration runs callrecd's real engine, store, ARI adapter and
-// spool collector in-process against the real Asterisk 22 lab
-// (scripts/asterisk-lab up, as root), one test per user story. The tests
-// FAIL, never skip, when the lab is down.
+// Package integration runs callrecd in-process, built by wiring.Build as
+// `callrecd serve` builds it, against the real Asterisk 22 lab
+// (scripts/asterisk-lab up, as root), one test per user story; a few
+// stories run the real binary (serve_test.go). The tests FAIL, never skip,
+// when the lab is down.
 //
 //	go test -tags lab -count=1 -p 1 ./integration/
 package integration
@@ -22,10 +23,11 @@ import (
 	"time"
 
 	"github.com/callrecd/callrecd/ari"
-	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/config"
+	"github.com/callrecd/callrecd/executor"
 	"github.com/callrecd/callrecd/internal/lab"
-	"github.com/callrecd/callrecd/internal/spool"
 	"github.com/callrecd/callrecd/store"
+	"github.com/callrecd/callrecd/wiring"
 	"github.com/google/uuid"
 )
 
@@ -42,6 +44,7 @@ type env struct {
 	t      *testing.T
 	ctx    context.Context
 	st     *store.Store
+	dbPath string
 	drv    *lab.Driver
 	spool  string
 	root   string
@@ -57,11 +60,9 @@ type env struct {
 }
 
 type link struct {
-	adapter *ari.Adapter
-	eng     *engine.Engine
-	coll    *spool.Collector
-	cancel  context.CancelFunc
-	done    chan struct{}
+	sys    *wiring.System
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 type syncBuf struct {
@@ -108,7 +109,7 @@ func newEnv(t *testing.T, flags map[string]userFlags) *env {
 	if _, err := st.EnsureTenant(ctx, tenantID, "acme", featureCodes); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ctx: ctx, st: st, spool: filepath.Join(astroot, "var/spool/asterisk/recording"),
+	e := &env{t: t, ctx: ctx, st: st, dbPath: filepath.Join(dir, "callrecd.db"), spool: filepath.Join(astroot, "var/spool/asterisk/recording"),
 		root: filepath.Join(dir, "recordings"), ariURL: "http://127.0.0.1:8088", users: map[string]store.User{},
 		tones: lab.DefaultTones(), logBuf: &syncBuf{}}
 	if err := os.MkdirAll(e.root, 0o750); err != nil {
@@ -141,36 +142,44 @@ func newEnv(t *testing.T, flags map[string]userFlags) *env {
 	return e
 }
 
-// start runs a fresh PBX link (adapter + engine + collector) on the store,
-// as `callrecd serve` wires it, and waits for its first re-sync.
+// start runs a fresh callrecd on the store's database file, built as
+// `callrecd serve` builds it, and waits for its first re-sync. The harness
+// controls only the ports, the folders and the watchdog's pace.
 func (e *env) start() {
 	e.t.Helper()
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(e.logBuf), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	adapter := ari.NewAdapter(ari.Config{URL: e.ariURL + "/ari", Username: "recorder", Password: "secret", App: "callrecd",
-		RequestTimeout: 3 * time.Second, ConnectTimeout: 2 * time.Second, MaxBackoff: 500 * time.Millisecond,
-		WatchdogInterval: cmp.Or(e.watchdog, time.Second), WatchdogTimeout: 2 * time.Second, // exercised by every story
-		Mapping: ari.Mapping{Tenants: []ari.TenantRule{{UUID: tenantID, EndpointPrefixes: []string{"100"}, Default: true}},
-			TrunkEndpoints: []string{"carrier"}}}, log.With("pbx", "asterisk"))
-	coll := spool.New(e.spool, e.root, e.st, log.With("component", "spool"))
-	coll.Idle, coll.Forget = adapter.Idle, adapter.Forget
-	adapter.OnIdle = coll.PBXIdle
-	fe := store.ForEngine{S: e.st}
-	eng := engine.New(engine.Config{PBX: adapter, Settings: fe, Records: spool.Records{Records: fe, C: coll},
-		Logger: log.With("component", "engine")})
+	cfg := config.Default()
+	cfg.PBX.Asterisk = config.Asterisk{URL: e.ariURL + "/ari", Username: "recorder", Password: "secret", App: "callrecd",
+		RecordingSpool: e.spool}
+	cfg.PBX.RequestTimeout, cfg.PBX.ConnectTimeout, cfg.PBX.ReconnectMaxBackoff = 3*time.Second, 2*time.Second, 500*time.Millisecond
+	cfg.Storage = config.Storage{Root: e.root, MinFree: "100MiB"}
+	cfg.Database.Path = e.dbPath
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Tenants = []config.Tenant{{UUID: tenantID, Name: "acme", EndpointPrefixes: []string{"100"}, Default: true}}
+	cfg.Trunks.Endpoints = []string{"carrier"}
+	if err := cfg.Validate(); err != nil {
+		e.t.Fatal(err)
+	}
+	sys, err := wiring.Build(e.ctx, cfg, wiring.Options{Logger: log, TuneARI: func(c *ari.Config) {
+		c.WatchdogInterval, c.WatchdogTimeout = cmp.Or(e.watchdog, time.Second), 2*time.Second // exercised by every story
+	}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &link{adapter: adapter, eng: eng, coll: coll, cancel: cancel, done: make(chan struct{})}
+	l := &link{sys: sys, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
-		cdone := make(chan struct{})
-		go func() { coll.Run(ctx); close(cdone) }()
-		adapter.Run(ctx, logHandler{eng, log})
-		<-cdone
+		defer sys.Close()
+		if err := sys.Run(ctx); err != nil {
+			log.Error("callrecd stopped with an error", "err", err)
+		}
 	}()
 	e.mu.Lock()
 	e.link = l
 	e.mu.Unlock()
 	e.eventually(10*time.Second, "callrecd connected and re-synced", func() bool {
-		return adapter.Connected() && adapter.Stats().Resyncs > 0 && adapter.Stream().Pending() == 0
+		return sys.Ready() == nil && sys.ARI.Stream().Pending() == 0
 	})
 	time.Sleep(100 * time.Millisecond)
 }
@@ -187,10 +196,11 @@ func (e *env) stop() {
 	}
 }
 
-func (e *env) eng() *engine.Engine {
+// calls is the running callrecd's call control (the API's).
+func (e *env) calls() *executor.Executor {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.link.eng
+	return e.link.sys.Executor
 }
 
 func (e *env) eventually(within time.Duration, what string, cond func() bool) {
@@ -412,15 +422,4 @@ func (p *proxy) restore() {
 	p.mu.Lock()
 	p.down = false
 	p.mu.Unlock()
-}
-
-// logHandler logs every engine event (shown when a test fails).
-type logHandler struct {
-	eng *engine.Engine
-	log *slog.Logger
-}
-
-func (h logHandler) Handle(ctx context.Context, ev engine.Event) {
-	h.log.Debug("engine event", "type", fmt.Sprintf("%T", ev), "ev", fmt.Sprintf("%+v", ev))
-	h.eng.Handle(ctx, ev)
 }

@@ -341,7 +341,7 @@ func TestStoryControllerRestartAdoptsRecording(t *testing.T) {
 		e.stop()
 		time.Sleep(1500 * time.Millisecond)
 		e.start()
-		calls := e.eng().Calls(tenantID)
+		calls := e.calls().Calls(tenantID)
 		if len(calls) != 1 || len(calls[0].Recordings) != 1 || calls[0].Recordings[0].UUID != r0.UUID {
 			t.Fatalf("after restart the engine does not hold the recording: %+v", calls)
 		}
@@ -385,7 +385,7 @@ func TestStoryControllerRestartAdoptsRecording(t *testing.T) {
 			t.Fatalf("call row still open: %+v", c)
 		}
 		near(t, "call end vs recording end", c.End.Sub(*r.End), 0, 300*time.Millisecond)
-		if calls := e.eng().Calls(tenantID); len(calls) != 0 {
+		if calls := e.calls().Calls(tenantID); len(calls) != 0 {
 			t.Errorf("the engine holds calls: %+v", calls)
 		}
 		e.tonesPresent(w, 1.2, []string{"1001", "1002"}, nil)
@@ -415,7 +415,7 @@ func TestStoryWebsocketCutReconciled(t *testing.T) {
 		t.Errorf("stop_reason %q", r.StopReason)
 	}
 	near(t, "WAV duration", w.Duration(), talk+time.Second, 400*time.Millisecond)
-	if calls := e.eng().Calls(tenantID); len(calls) != 0 {
+	if calls := e.calls().Calls(tenantID); len(calls) != 0 {
 		t.Errorf("calls still open after the re-sync: %+v", calls)
 	}
 	e.tonesPresent(w, 2, []string{"1001", "1002"}, nil)
@@ -436,7 +436,7 @@ func TestStoryWatchdogQuietOnAHealthyLink(t *testing.T) {
 	e.hangup(caller)
 	e.oneRecording("hangup", "policy", 0)
 	e.mu.Lock()
-	a := e.link.adapter
+	a := e.link.sys.ARI
 	e.mu.Unlock()
 	probes := a.Stream().Counts()["ChannelUserevent"]
 	t.Logf("watchdog: %d probes came back, %d trips, %d reconnects", probes, a.WatchdogTrips(), a.Stream().Reconnects())

@@ -4,25 +4,9 @@ import (
 	"context"
 	"errors"
 	"time"
-)
 
-// Recording states as the index spells them. Reindex and retention only
-// read and write these; the index owns their meaning.
-const (
-	StatePending   = "pending"
-	StateRecording = "recording"
-	StatePaused    = "paused"
-	StateStopped   = "stopped"
-	StateFailed    = "failed"
-	StateMissing   = "missing"
-	StateCorrupt   = "corrupt"
+	"github.com/callrecd/callrecd/recording"
 )
-
-// LiveState reports whether a recording in that state may still be written
-// by the PBX: its file is never touched.
-func LiveState(state string) bool {
-	return state == StatePending || state == StateRecording || state == StatePaused
-}
 
 // ErrAlreadyIndexed means AdoptRecording found a row with that recording
 // uuid (possibly in another tenant); nothing was written.
@@ -36,11 +20,11 @@ type Indexed struct {
 	Start    time.Time
 	End      time.Time // zero while live
 	Filename string    // base name in <root>/tenants/<tenant>/monitor
-	Format   Format
+	Format   recording.Format
 	Size     int64
 	SHA256   string // "" until the file was placed and hashed
 	Duration time.Duration
-	State    string
+	State    recording.State
 	Deleted  bool
 }
 
@@ -61,11 +45,11 @@ type Adoption struct {
 	CallID   int64 // the call id the name carries: reused if the tenant has it, else created
 	Start    time.Time
 	Filename string
-	Format   Format
+	Format   recording.Format
 	Size     int64
 	SHA256   string
 	Duration time.Duration
-	State    string // StateStopped, or StateCorrupt when the content does not decode
+	State    recording.State // StateStopped, or StateCorrupt when the content does not decode
 }
 
 // IndexedFile is what reindex learned of a row's file: its name (which may
@@ -73,11 +57,11 @@ type Adoption struct {
 // resulting state.
 type IndexedFile struct {
 	Filename string
-	Format   Format
+	Format   recording.Format
 	Size     int64
 	SHA256   string
 	Duration time.Duration
-	State    string
+	State    recording.State
 }
 
 // Index is what reindex needs of the recordings index. store.Store
@@ -94,7 +78,7 @@ type Index interface {
 	// UpdateIndexedFile rewrites a row's file facts and state.
 	UpdateIndexedFile(ctx context.Context, uuid string, f IndexedFile) error
 	// SetRecordingIntegrity sets a row's state (missing, corrupt, stopped).
-	SetRecordingIntegrity(ctx context.Context, uuid, state string) error
+	SetRecordingIntegrity(ctx context.Context, uuid string, state recording.State) error
 }
 
 // TenantRetention is a tenant's recording retention.

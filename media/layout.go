@@ -5,129 +5,23 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
-
-// Format is a recording file format; its value is the file extension.
-type Format string
-
-const (
-	WAV Format = "wav"
-	MP3 Format = "mp3"
-	AMR Format = "amr"
-)
-
-// ParseFormat accepts "wav", "mp3" or "amr" (the extension, lower case).
-func ParseFormat(s string) (Format, error) {
-	switch f := Format(s); f {
-	case WAV, MP3, AMR:
-		return f, nil
-	}
-	return "", fmt.Errorf("media: unknown format %q (want wav, mp3 or amr)", s)
-}
-
-// timeLayout is Wazo's timestamp: always UTC, underscores instead of colons
-// so the name is valid on every filesystem.
-const timeLayout = "2006-01-02T15_04_05UTC"
 
 // Errors a caller may want to tell apart.
 var (
-	ErrBadName = errors.New("media: invalid name")
+	// ErrBadName is recording.ErrBadName: an invalid file name, UUID or
+	// path element.
+	ErrBadName = recording.ErrBadName
 	ErrEscape  = errors.New("media: path escapes the storage root")
 )
 
-// Name is what a recording's file name encodes.
-type Name struct {
-	Start         time.Time // UTC, whole seconds
-	CallID        int64     // >= 0
-	RecordingUUID string    // canonical lower-case UUID
-	Format        Format
-}
-
-// FileName returns the Wazo-style file name, or an error if a field is invalid.
-func (n Name) FileName() (string, error) {
-	if n.CallID < 0 {
-		return "", fmt.Errorf("%w: negative call id %d", ErrBadName, n.CallID)
-	}
-	if err := ValidateUUID(n.RecordingUUID); err != nil {
-		return "", err
-	}
-	if _, err := ParseFormat(string(n.Format)); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadName, err)
-	}
-	if n.Start.IsZero() {
-		return "", fmt.Errorf("%w: zero start time", ErrBadName)
-	}
-	return n.Start.UTC().Format(timeLayout) + "-" + strconv.FormatInt(n.CallID, 10) + "-" +
-		n.RecordingUUID + "." + string(n.Format), nil
-}
-
-// ParseName parses a file name produced by FileName. It is strict: the name
-// must round-trip exactly, so a file the index accepted always maps to a
-// single (start, call id, uuid, format).
-func ParseName(name string) (Name, error) {
-	bad := func(why string) (Name, error) {
-		return Name{}, fmt.Errorf("%w: %q: %s", ErrBadName, name, why)
-	}
-	const tsLen = len(timeLayout)
-	dot := strings.LastIndexByte(name, '.')
-	if len(name) < tsLen+1+1+1+36+1 || dot < 0 {
-		return bad("too short")
-	}
-	f, err := ParseFormat(name[dot+1:])
-	if err != nil {
-		return bad("unknown extension")
-	}
-	start, err := time.ParseInLocation(timeLayout, name[:tsLen], time.UTC)
-	if err != nil || name[tsLen] != '-' {
-		return bad("bad timestamp")
-	}
-	stem := name[tsLen+1 : dot] // <call id>-<uuid>
-	if len(stem) < 1+1+36 || stem[len(stem)-37] != '-' {
-		return bad("want <call id>-<recording uuid>")
-	}
-	id, uid := stem[:len(stem)-37], stem[len(stem)-36:]
-	if err := ValidateUUID(uid); err != nil {
-		return bad("bad recording uuid")
-	}
-	callID, err := strconv.ParseInt(id, 10, 64)
-	if err != nil || callID < 0 || strconv.FormatInt(callID, 10) != id {
-		return bad("bad call id")
-	}
-	n := Name{Start: start, CallID: callID, RecordingUUID: uid, Format: f}
-	if again, _ := n.FileName(); again != name {
-		return bad("not canonical")
-	}
-	return n, nil
-}
-
-// ValidateUUID accepts only the canonical lower-case 8-4-4-4-12 form, so a
-// UUID is always safe as a path element and has one spelling on disk.
-func ValidateUUID(s string) error {
-	if len(s) != 36 {
-		return fmt.Errorf("%w: uuid %q", ErrBadName, s)
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return fmt.Errorf("%w: uuid %q", ErrBadName, s)
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-				return fmt.Errorf("%w: uuid %q", ErrBadName, s)
-			}
-		}
-	}
-	return nil
-}
-
 // MonitorDir is <root>/tenants/<tenant>/monitor, relative to root.
 func MonitorDir(tenantUUID string) (string, error) {
-	if err := ValidateUUID(tenantUUID); err != nil {
+	if err := recording.ValidateUUID(tenantUUID); err != nil {
 		return "", err
 	}
 	return filepath.Join("tenants", tenantUUID, "monitor"), nil
@@ -135,7 +29,7 @@ func MonitorDir(tenantUUID string) (string, error) {
 
 // BuildPath returns the absolute path of a recording in the layout. It does
 // not touch the disk; Place and Resolve check symlinks.
-func BuildPath(root, tenantUUID string, start time.Time, callID int64, recordingUUID string, f Format) (string, error) {
+func BuildPath(root, tenantUUID string, start time.Time, callID int64, recordingUUID string, f recording.Format) (string, error) {
 	if !filepath.IsAbs(root) {
 		return "", fmt.Errorf("%w: storage root %q is not absolute", ErrBadName, root)
 	}
@@ -143,7 +37,8 @@ func BuildPath(root, tenantUUID string, start time.Time, callID int64, recording
 	if err != nil {
 		return "", err
 	}
-	name, err := Name{Start: start.UTC().Truncate(time.Second), CallID: callID, RecordingUUID: recordingUUID, Format: f}.FileName()
+	name, err := recording.Name{Start: start.UTC().Truncate(time.Second), CallID: callID, RecordingUUID: recordingUUID,
+		Format: f}.FileName()
 	if err != nil {
 		return "", err
 	}

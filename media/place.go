@@ -11,11 +11,13 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
-// tempPrefix starts every temp file we write into the layout. ParseName
-// rejects such names, so a crash never leaves something that looks like a
-// recording; reindex may delete them (IsTempName).
+// tempPrefix starts every temp file we write into the layout.
+// recording.ParseName rejects such names, so a crash never leaves something
+// that looks like a recording; reindex may delete them (IsTempName).
 const tempPrefix = ".callrecd-tmp-"
 
 // IsTempName reports whether a file name is one of our temp files.
@@ -88,7 +90,7 @@ type Mover struct {
 // not a symlink; root must exist. A WAV whose header lengths were left wrong
 // by a crash is repaired once in place, so the size and sha256 returned are
 // final.
-func (m Mover) Place(root, src, tenantUUID string, n Name) (File, error) {
+func (m Mover) Place(root, src, tenantUUID string, n recording.Name) (File, error) {
 	dst, err := BuildPath(root, tenantUUID, n.Start, n.CallID, n.RecordingUUID, n.Format)
 	if err != nil {
 		return File{}, err

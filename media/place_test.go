@@ -11,9 +11,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
-var testName = Name{Start: time.Date(2021, 5, 14, 17, 47, 16, 0, time.UTC), CallID: 2060, RecordingUUID: recID, Format: WAV}
+var testName = recording.Name{Start: time.Date(2021, 5, 14, 17, 47, 16, 0, time.UTC), CallID: 2060, RecordingUUID: recID, Format: recording.WAV}
 
 // spool writes a finished recording where the PBX would leave it.
 func spool(t *testing.T, dir string, b []byte) string {
@@ -31,7 +33,7 @@ func newRoot(t *testing.T, dir string) string {
 
 func checkPlaced(t *testing.T, f File, root, src string, want []byte) {
 	t.Helper()
-	dst, _ := BuildPath(root, tenant, testName.Start, testName.CallID, testName.RecordingUUID, WAV)
+	dst, _ := BuildPath(root, tenant, testName.Start, testName.CallID, testName.RecordingUUID, recording.WAV)
 	if f.Path != dst {
 		t.Fatalf("path %s, want %s", f.Path, dst)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/callrecd/callrecd/media"
+	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
 )
 
@@ -87,7 +88,7 @@ func sum256(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-func (f *fixture) path(tenant string, n media.Name) string {
+func (f *fixture) path(tenant string, n recording.Name) string {
 	p, err := media.BuildPath(f.root, tenant, n.Start, n.CallID, n.RecordingUUID, n.Format)
 	if err != nil {
 		f.t.Fatal(err)
@@ -122,13 +123,13 @@ func (f *fixture) call(id int64, start time.Time) {
 
 // recording creates a row; with content it also writes the file and, if
 // hashed, records its size, duration and sha256 as placement does.
-func (f *fixture) recording(callID int64, uuid string, start time.Time, state string, content []byte, hashed bool) (media.Name, string) {
+func (f *fixture) recording(callID int64, uuid string, start time.Time, state recording.State, content []byte, hashed bool) (recording.Name, string) {
 	f.t.Helper()
 	f.call(callID, start)
-	n := media.Name{Start: start.UTC().Truncate(time.Second), CallID: callID, RecordingUUID: uuid, Format: media.WAV}
+	n := recording.Name{Start: start.UTC().Truncate(time.Second), CallID: callID, RecordingUUID: uuid, Format: recording.WAV}
 	name, _ := n.FileName()
 	rec := store.Recording{UUID: uuid, CallID: callID, TenantUUID: tenantA, Start: n.Start, Filename: name,
-		Format: "wav", State: state, StartedBy: store.StartedByPolicy}
+		Format: "wav", State: string(state), StartedBy: string(recording.ByPolicy)}
 	if err := f.s.CreateRecording(f.ctx, rec); err != nil {
 		f.t.Fatal(err)
 	}
@@ -207,52 +208,52 @@ func TestReindexReconcilesEveryKindOfMismatch(t *testing.T) {
 	monitor := filepath.Join(f.root, "tenants", tenantA, "monitor")
 
 	// 1. Intact: row and file agree.
-	_, intactPath := f.recording(1, uuidN(1), t0, store.StateStopped, wav(t, 2*time.Second, 440), true)
+	_, intactPath := f.recording(1, uuidN(1), t0, recording.StateStopped, wav(t, 2*time.Second, 440), true)
 	// 2. Missing: the row has a hashed file that is gone.
-	_, missingPath := f.recording(2, uuidN(2), t0.Add(time.Minute), store.StateStopped, wav(t, time.Second, 300), true)
+	_, missingPath := f.recording(2, uuidN(2), t0.Add(time.Minute), recording.StateStopped, wav(t, time.Second, 300), true)
 	os.Remove(missingPath)
 	// 3. Corrupt: one byte flipped, same size.
-	_, corruptPath := f.recording(3, uuidN(3), t0.Add(2*time.Minute), store.StateStopped, wav(t, time.Second, 500), true)
+	_, corruptPath := f.recording(3, uuidN(3), t0.Add(2*time.Minute), recording.StateStopped, wav(t, time.Second, 500), true)
 	b, _ := os.ReadFile(corruptPath)
 	b[len(b)-10] ^= 0xFF
 	f.write(corruptPath, b)
 	// 4. Back intact: marked missing by an earlier reindex, the file is restored from backup.
-	f.recording(4, uuidN(4), t0.Add(3*time.Minute), store.StateStopped, wav(t, time.Second, 600), true)
-	if err := f.s.SetRecordingIntegrity(ctx, uuidN(4), store.StateMissing); err != nil {
+	f.recording(4, uuidN(4), t0.Add(3*time.Minute), recording.StateStopped, wav(t, time.Second, 600), true)
+	if err := f.s.SetRecordingIntegrity(ctx, uuidN(4), recording.StateMissing); err != nil {
 		t.Fatal(err)
 	}
 	// 5. Live: still recording; its (crashed-looking) file and its row are not touched.
-	_, livePath := f.recording(5, uuidN(5), t0.Add(4*time.Minute), store.StateRecording, crashed(t, time.Second), false)
-	f.recording(5, uuidN(6), t0.Add(5*time.Minute), store.StatePaused, nil, false) // live, no file yet: not missing
+	_, livePath := f.recording(5, uuidN(5), t0.Add(4*time.Minute), recording.StateRecording, crashed(t, time.Second), false)
+	f.recording(5, uuidN(6), t0.Add(5*time.Minute), recording.StatePaused, nil, false) // live, no file yet: not missing
 	// 6. Deleted row whose file was left behind: purged.
-	_, deletedPath := f.recording(6, uuidN(7), t0.Add(6*time.Minute), store.StateStopped, wav(t, time.Second, 700), true)
+	_, deletedPath := f.recording(6, uuidN(7), t0.Add(6*time.Minute), recording.StateStopped, wav(t, time.Second, 700), true)
 	if err := f.s.MarkRecordingDeleted(ctx, tenantA, uuidN(7), t0); err != nil {
 		t.Fatal(err)
 	}
 	// 7. Never hashed (stopped, but placement was never recorded), crashed header: repaired and filled in.
-	_, unhashedPath := f.recording(7, uuidN(8), t0.Add(7*time.Minute), store.StateStopped, crashed(t, 1500*time.Millisecond), false)
+	_, unhashedPath := f.recording(7, uuidN(8), t0.Add(7*time.Minute), recording.StateStopped, crashed(t, 1500*time.Millisecond), false)
 
 	// 8. Orphans: no row. One on an existing call, one on a call the
 	// index lost, one truncated by a crash, one MP3 (duration from ffmpeg).
-	orphanOnCall := media.Name{Start: t0.Add(10 * time.Minute), CallID: 1, RecordingUUID: uuidN(9), Format: media.WAV}
+	orphanOnCall := recording.Name{Start: t0.Add(10 * time.Minute), CallID: 1, RecordingUUID: uuidN(9), Format: recording.WAV}
 	f.write(f.path(tenantA, orphanOnCall), wav(t, 3*time.Second, 440))
-	orphanNewCall := media.Name{Start: t0.Add(11 * time.Minute), CallID: 4242, RecordingUUID: "5ea37d0b-0823-4d2b-a18c-b9082e551b50", Format: media.WAV}
+	orphanNewCall := recording.Name{Start: t0.Add(11 * time.Minute), CallID: 4242, RecordingUUID: "5ea37d0b-0823-4d2b-a18c-b9082e551b50", Format: recording.WAV}
 	f.write(f.path(tenantA, orphanNewCall), wav(t, 2*time.Second, 440))
-	orphanCrashed := media.Name{Start: t0.Add(12 * time.Minute), CallID: 4243, RecordingUUID: "6fa37d0b-0823-4d2b-a18c-b9082e551b51", Format: media.WAV}
+	orphanCrashed := recording.Name{Start: t0.Add(12 * time.Minute), CallID: 4243, RecordingUUID: "6fa37d0b-0823-4d2b-a18c-b9082e551b51", Format: recording.WAV}
 	crashedPath := f.path(tenantA, orphanCrashed)
 	f.write(crashedPath, crashed(t, 2500*time.Millisecond))
-	orphanMP3 := media.Name{Start: t0.Add(13 * time.Minute), CallID: 4244, RecordingUUID: "7fa37d0b-0823-4d2b-a18c-b9082e551b52", Format: media.MP3}
+	orphanMP3 := recording.Name{Start: t0.Add(13 * time.Minute), CallID: 4244, RecordingUUID: "7fa37d0b-0823-4d2b-a18c-b9082e551b52", Format: recording.MP3}
 	mp3Path := f.path(tenantA, orphanMP3)
 	src := filepath.Join(t.TempDir(), "x.wav")
 	os.WriteFile(src, wav(t, 4*time.Second, 440), 0o640)
-	mp3, err := media.Transcoder{}.Transcode(ctx, src, media.MP3)
+	mp3, err := media.Transcoder{}.Transcode(ctx, src, recording.MP3)
 	if err != nil {
 		t.Fatalf("ffmpeg with libmp3lame is required (scripts/install-media-deps): %v", err)
 	}
 	mp3Bytes, _ := os.ReadFile(mp3.Path)
 	f.write(mp3Path, mp3Bytes)
 	// An orphan that is not audio at all: adopted as corrupt.
-	orphanJunk := media.Name{Start: t0.Add(14 * time.Minute), CallID: 4245, RecordingUUID: "8fa37d0b-0823-4d2b-a18c-b9082e551b53", Format: media.WAV}
+	orphanJunk := recording.Name{Start: t0.Add(14 * time.Minute), CallID: 4245, RecordingUUID: "8fa37d0b-0823-4d2b-a18c-b9082e551b53", Format: recording.WAV}
 	f.write(f.path(tenantA, orphanJunk), []byte("this is not a wav"))
 
 	// 9. Temp files: an old leftover is removed, a fresh one (a placement
@@ -269,12 +270,12 @@ func TestReindexReconcilesEveryKindOfMismatch(t *testing.T) {
 	outside := t.TempDir()
 	outsideWAV := filepath.Join(outside, "secret.wav")
 	os.WriteFile(outsideWAV, crashed(t, time.Second), 0o640)
-	linkName := media.Name{Start: t0.Add(15 * time.Minute), CallID: 4246, RecordingUUID: "9fa37d0b-0823-4d2b-a18c-b9082e551b54", Format: media.WAV}
+	linkName := recording.Name{Start: t0.Add(15 * time.Minute), CallID: 4246, RecordingUUID: "9fa37d0b-0823-4d2b-a18c-b9082e551b54", Format: recording.WAV}
 	if err := os.Symlink(outsideWAV, f.path(tenantA, linkName)); err != nil {
 		t.Fatal(err)
 	}
 	outsideTenant := filepath.Join(outside, "tenantB")
-	bName := media.Name{Start: t0, CallID: 1, RecordingUUID: "afa37d0b-0823-4d2b-a18c-b9082e551b55", Format: media.WAV}
+	bName := recording.Name{Start: t0, CallID: 1, RecordingUUID: "afa37d0b-0823-4d2b-a18c-b9082e551b55", Format: recording.WAV}
 	bFile, _ := bName.FileName()
 	f.write(filepath.Join(outsideTenant, "monitor", bFile), wav(t, time.Second, 440))
 	if err := os.Symlink(outsideTenant, filepath.Join(f.root, "tenants", tenantB)); err != nil {
@@ -435,10 +436,10 @@ func TestReindexRelinksATranscodeTheIndexMissed(t *testing.T) {
 	f := newFixture(t)
 	ctx := f.ctx
 	t0 := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
-	n, wavPath := f.recording(1, uuidN(1), t0, store.StateStopped, wav(t, 2*time.Second, 440), true)
+	n, wavPath := f.recording(1, uuidN(1), t0, recording.StateStopped, wav(t, 2*time.Second, 440), true)
 	// ffmpeg finished and the WAV was replaced, but callrecd died before
 	// recording the new file.
-	out, err := media.Transcoder{}.Transcode(ctx, wavPath, media.AMR)
+	out, err := media.Transcoder{}.Transcode(ctx, wavPath, recording.AMR)
 	if err != nil {
 		t.Fatalf("ffmpeg with libopencore_amrnb is required (scripts/install-media-deps): %v", err)
 	}
@@ -467,7 +468,7 @@ func TestReindexFailsClearlyWithoutRoot(t *testing.T) {
 func TestReindexWaitsForAJustStoppedRecordingToBePlaced(t *testing.T) {
 	f := newFixture(t)
 	stop := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
-	f.recording(1, uuidN(1), stop.Add(-time.Minute), store.StateStopped, nil, false)
+	f.recording(1, uuidN(1), stop.Add(-time.Minute), recording.StateStopped, nil, false)
 	r := f.get(uuidN(1))
 	r.End = &stop
 	if err := f.s.UpdateRecordingState(f.ctx, r); err != nil {
@@ -476,11 +477,11 @@ func TestReindexWaitsForAJustStoppedRecordingToBePlaced(t *testing.T) {
 	now := stop.Add(time.Minute)
 	rx := media.Reindexer{Root: f.root, Index: f.s, Now: func() time.Time { return now }}
 	sum, err := rx.Run(f.ctx)
-	if err != nil || sum.Live != 1 || sum.Missing != 0 || f.get(uuidN(1)).State != store.StateStopped {
+	if err != nil || sum.Live != 1 || sum.Missing != 0 || f.get(uuidN(1)).State != string(recording.StateStopped) {
 		t.Fatalf("a minute after the stop: %+v %v", sum, err)
 	}
 	now = stop.Add(2 * time.Hour) // the spool never delivered it
-	if sum, err = rx.Run(f.ctx); err != nil || sum.Missing != 1 || f.get(uuidN(1)).State != store.StateMissing {
+	if sum, err = rx.Run(f.ctx); err != nil || sum.Missing != 1 || f.get(uuidN(1)).State != string(recording.StateMissing) {
 		t.Fatalf("two hours later: %+v %v", sum, err)
 	}
 }

@@ -104,7 +104,7 @@ func (r Retention) Run(ctx context.Context) (RetentionSummary, error) {
 				if err := ctx.Err(); err != nil {
 					return sum, err
 				}
-				if rec.Deleted || LiveState(rec.State) || !rec.Start.Before(cutoff) {
+				if rec.Deleted || rec.State.Live() || !rec.Start.Before(cutoff) {
 					continue // the index filters these; never trust a filter with a delete
 				}
 				if err := r.retire(ctx, root, rec, p.Days, now); err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/callrecd/callrecd/media"
+	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
 )
 
@@ -29,26 +30,26 @@ func TestRetentionDeletesOnlyOldFinishedRecordings(t *testing.T) {
 	// and already deleted, one recent.
 	var expired []string
 	for i := 1; i <= 5; i++ {
-		_, p := f.recording(int64(i), uuidN(i), old.Add(time.Duration(i)*time.Minute), store.StateStopped, wav(t, time.Second, 440), true)
+		_, p := f.recording(int64(i), uuidN(i), old.Add(time.Duration(i)*time.Minute), recording.StateStopped, wav(t, time.Second, 440), true)
 		expired = append(expired, p)
 	}
-	_, livePath := f.recording(6, uuidN(6), old, store.StateRecording, wav(t, time.Second, 440), false)
-	f.recording(6, uuidN(7), old, store.StateMissing, nil, false)
-	_, deletedPath := f.recording(6, uuidN(8), old, store.StateStopped, wav(t, time.Second, 440), true)
+	_, livePath := f.recording(6, uuidN(6), old, recording.StateRecording, wav(t, time.Second, 440), false)
+	f.recording(6, uuidN(7), old, recording.StateMissing, nil, false)
+	_, deletedPath := f.recording(6, uuidN(8), old, recording.StateStopped, wav(t, time.Second, 440), true)
 	deletedAt := old.Add(time.Hour)
 	if err := f.s.MarkRecordingDeleted(ctx, tenantA, uuidN(8), deletedAt); err != nil {
 		t.Fatal(err)
 	}
-	_, recentPath := f.recording(7, uuidN(9), now.AddDate(0, 0, -29), store.StateStopped, wav(t, time.Second, 440), true)
+	_, recentPath := f.recording(7, uuidN(9), now.AddDate(0, 0, -29), recording.StateStopped, wav(t, time.Second, 440), true)
 	// Tenant B keeps recordings forever.
 	if _, err := f.s.CreateTenant(ctx, store.NewTenant(tenantB, "Keep"), nil); err != nil {
 		t.Fatal(err)
 	}
 	cb, _ := f.s.CreateCall(ctx, store.Call{TenantUUID: tenantB, PBXCallID: "b", Start: old})
-	bName := media.Name{Start: old, CallID: cb.ID, RecordingUUID: "afa37d0b-0823-4d2b-a18c-b9082e551b55", Format: media.WAV}
+	bName := recording.Name{Start: old, CallID: cb.ID, RecordingUUID: "afa37d0b-0823-4d2b-a18c-b9082e551b55", Format: recording.WAV}
 	bFile, _ := bName.FileName()
 	if err := f.s.CreateRecording(ctx, store.Recording{UUID: bName.RecordingUUID, CallID: cb.ID, TenantUUID: tenantB, Start: old,
-		Filename: bFile, Format: "wav", State: store.StateStopped, StartedBy: store.StartedByAPI}); err != nil {
+		Filename: bFile, Format: "wav", State: string(recording.StateStopped), StartedBy: string(recording.ByAPI)}); err != nil {
 		t.Fatal(err)
 	}
 	bPath := f.path(tenantB, bName)
@@ -128,7 +129,7 @@ func TestRetentionFinishesAnInterruptedDeletion(t *testing.T) {
 	tn, _ := f.s.GetTenant(ctx, tenantA)
 	tn.Retention.RecordingDays = &days
 	f.s.UpdateTenant(ctx, tn)
-	_, p := f.recording(1, uuidN(1), now.AddDate(0, 0, -2), store.StateStopped, wav(t, time.Second, 440), true)
+	_, p := f.recording(1, uuidN(1), now.AddDate(0, 0, -2), recording.StateStopped, wav(t, time.Second, 440), true)
 	os.Remove(p) // a crash after the file was removed, before the row was flagged
 	sum, err := media.Retention{Root: f.root, Index: f.s, Now: func() time.Time { return now }}.Run(ctx)
 	if err != nil || sum.Deleted != 1 || !f.get(uuidN(1)).Deleted {
@@ -176,7 +177,7 @@ func TestRetentionRunsDailyOnAFakeClock(t *testing.T) {
 	f.s.UpdateTenant(f.ctx, tn)
 	start := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
 	// Expires on the second day's run, not the first.
-	_, p := f.recording(1, uuidN(1), start.AddDate(0, 0, -30).Add(10*time.Hour), store.StateStopped, wav(t, time.Second, 440), true)
+	_, p := f.recording(1, uuidN(1), start.AddDate(0, 0, -30).Add(10*time.Hour), recording.StateStopped, wav(t, time.Second, 440), true)
 
 	clock := &fakeClock{now: start, waits: make(chan time.Duration), fire: make(chan time.Time)}
 	runs := make(chan media.RetentionSummary)

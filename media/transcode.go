@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
 // ErrTools means ffmpeg or a needed encoder is missing.
@@ -58,11 +60,11 @@ func (t Transcoder) Check(ctx context.Context) error {
 
 // codecArgs are the ffmpeg output options per format. AMR-NB only exists at
 // 8 kHz mono; 12.2k is its best mode (~96 KB per minute with frame headers).
-func (t Transcoder) codecArgs(f Format) ([]string, error) {
+func (t Transcoder) codecArgs(f recording.Format) ([]string, error) {
 	switch f {
-	case MP3:
+	case recording.MP3:
 		return []string{"-c:a", "libmp3lame", "-b:a", orDefault(t.MP3Bitrate, "32k"), "-f", "mp3"}, nil
-	case AMR:
+	case recording.AMR:
 		return []string{"-c:a", "libopencore_amrnb", "-ar", "8000", "-ac", "1", "-b:a", "12.2k", "-f", "amr"}, nil
 	}
 	return nil, fmt.Errorf("media: cannot transcode to %q", f)
@@ -74,7 +76,7 @@ func (t Transcoder) codecArgs(f Format) ([]string, error) {
 // to a duration within 250 ms of the WAV's. Re-running after a crash is safe:
 // an existing output that verifies is adopted, one that does not is left
 // alone (ErrExists).
-func (t Transcoder) Transcode(ctx context.Context, wavPath string, f Format) (File, error) {
+func (t Transcoder) Transcode(ctx context.Context, wavPath string, f recording.Format) (File, error) {
 	if _, err := t.codecArgs(f); err != nil {
 		return File{}, err
 	}
@@ -108,7 +110,7 @@ func (t Transcoder) Transcode(ctx context.Context, wavPath string, f Format) (Fi
 
 // encode runs ffmpeg into a temp file next to out, verifies it, makes it
 // durable and links it to out (a link never replaces an existing file).
-func (t Transcoder) encode(ctx context.Context, wavPath, out string, f Format, want time.Duration) (time.Duration, error) {
+func (t Transcoder) encode(ctx context.Context, wavPath, out string, f recording.Format, want time.Duration) (time.Duration, error) {
 	args, _ := t.codecArgs(f)
 	dir := filepath.Dir(out)
 	tmp, err := os.CreateTemp(dir, tempPrefix+filepath.Base(out)+".*")
@@ -136,7 +138,7 @@ func (t Transcoder) encode(ctx context.Context, wavPath, out string, f Format, w
 }
 
 // verify checks a transcoded file before the WAV is let go.
-func (t Transcoder) verify(ctx context.Context, path string, f Format, want time.Duration) (time.Duration, error) {
+func (t Transcoder) verify(ctx context.Context, path string, f recording.Format, want time.Duration) (time.Duration, error) {
 	head := make([]byte, 10)
 	fh, err := os.Open(path)
 	if err != nil {
@@ -148,8 +150,8 @@ func (t Transcoder) verify(ctx context.Context, path string, f Format, want time
 	switch {
 	case n == 0:
 		return 0, fmt.Errorf("%w: %s is empty", ErrVerify, path)
-	case f == AMR && !bytes.HasPrefix(head, []byte("#!AMR\n")),
-		f == MP3 && !bytes.HasPrefix(head, []byte("ID3")) && !(n >= 2 && head[0] == 0xFF && head[1]&0xE0 == 0xE0):
+	case f == recording.AMR && !bytes.HasPrefix(head, []byte("#!AMR\n")),
+		f == recording.MP3 && !bytes.HasPrefix(head, []byte("ID3")) && !(n >= 2 && head[0] == 0xFF && head[1]&0xE0 == 0xE0):
 		return 0, fmt.Errorf("%w: %s: bad magic % x", ErrVerify, path, head)
 	}
 	got, err := t.Decode(ctx, path)

@@ -9,12 +9,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
 // placedWAV puts a generated recording where Place would.
 func placedWAV(t *testing.T, rate, channels int, samples []int16) string {
 	t.Helper()
-	p, err := BuildPath(t.TempDir(), tenant, testName.Start, testName.CallID, recID, WAV)
+	p, err := BuildPath(t.TempDir(), tenant, testName.Start, testName.CallID, recID, recording.WAV)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,13 +29,13 @@ func TestTranscode(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
 		rate, channels int
-		f              Format
+		f              recording.Format
 		magic          string
 	}{
-		{"8k mono to mp3", 8000, 1, MP3, ""},
-		{"8k mono to amr", 8000, 1, AMR, "#!AMR\n"},
-		{"48k stereo to mp3", 48000, 2, MP3, ""},
-		{"48k stereo to amr", 48000, 2, AMR, "#!AMR\n"},
+		{"8k mono to mp3", 8000, 1, recording.MP3, ""},
+		{"8k mono to amr", 8000, 1, recording.AMR, "#!AMR\n"},
+		{"48k stereo to mp3", 48000, 2, recording.MP3, ""},
+		{"48k stereo to amr", 48000, 2, recording.AMR, "#!AMR\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const d = 7 * time.Second
@@ -55,7 +57,7 @@ func TestTranscode(t *testing.T) {
 			if f.Size != int64(len(head)) || f.SHA256 == "" || !bytes.HasPrefix(head, []byte(tc.magic)) {
 				t.Fatalf("size %d/%d sha %q head % x", f.Size, len(head), f.SHA256, head[:8])
 			}
-			if _, err := ParseName(filepath.Base(f.Path)); err != nil {
+			if _, err := recording.ParseName(filepath.Base(f.Path)); err != nil {
 				t.Fatal(err)
 			}
 			if left, _ := filepath.Glob(filepath.Join(filepath.Dir(wav), tempPrefix+"*")); len(left) > 0 {
@@ -73,7 +75,7 @@ func TestTranscodeCrashedWAV(t *testing.T) {
 	b, _ := os.ReadFile(wav)
 	clear(b[40:44]) // data size 0: never finalized
 	writeFile(t, wav, b)
-	f, err := Transcoder{}.Transcode(context.Background(), wav, AMR)
+	f, err := Transcoder{}.Transcode(context.Background(), wav, recording.AMR)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,16 +106,16 @@ func TestTranscodeFailureKeepsWAV(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		tc     Transcoder
-		f      Format
+		f      recording.Format
 		want   error
 		errHas string
 	}{
-		{"ffmpeg fails, stderr in error", Transcoder{FFmpeg: fakeTool(t, `echo "Unknown encoder 'libopencore_amrnb'" >&2; exit 1`)}, AMR, nil, "Unknown encoder 'libopencore_amrnb'"},
-		{"empty output", Transcoder{FFmpeg: fakeTool(t, `for a; do last=$a; done; : > "$last"`)}, MP3, ErrVerify, "empty"},
-		{"wrong magic", Transcoder{FFmpeg: fakeTool(t, `for a; do last=$a; done; echo garbage > "$last"`)}, AMR, ErrVerify, "bad magic"},
-		{"too short", Transcoder{FFmpeg: fakeTool(t, `for a; do last=$a; done; exec ffmpeg -nostdin -loglevel error -y -f lavfi -i anullsrc=r=8000:cl=mono -t 1 -c:a libopencore_amrnb -b:a 12.2k -f amr "$last"`)}, AMR, ErrVerify, "lasts"},
-		{"timeout", Transcoder{FFmpeg: fakeTool(t, `exec sleep 30`), Timeout: 200 * time.Millisecond}, MP3, context.DeadlineExceeded, ""},
-		{"ffmpeg not installed", Transcoder{FFmpeg: "/nonexistent/ffmpeg"}, MP3, ErrTools, "install-media-deps"},
+		{"ffmpeg fails, stderr in error", Transcoder{FFmpeg: fakeTool(t, `echo "Unknown encoder 'libopencore_amrnb'" >&2; exit 1`)}, recording.AMR, nil, "Unknown encoder 'libopencore_amrnb'"},
+		{"empty output", Transcoder{FFmpeg: fakeTool(t, `for a; do last=$a; done; : > "$last"`)}, recording.MP3, ErrVerify, "empty"},
+		{"wrong magic", Transcoder{FFmpeg: fakeTool(t, `for a; do last=$a; done; echo garbage > "$last"`)}, recording.AMR, ErrVerify, "bad magic"},
+		{"too short", Transcoder{FFmpeg: fakeTool(t, `for a; do last=$a; done; exec ffmpeg -nostdin -loglevel error -y -f lavfi -i anullsrc=r=8000:cl=mono -t 1 -c:a libopencore_amrnb -b:a 12.2k -f amr "$last"`)}, recording.AMR, ErrVerify, "lasts"},
+		{"timeout", Transcoder{FFmpeg: fakeTool(t, `exec sleep 30`), Timeout: 200 * time.Millisecond}, recording.MP3, context.DeadlineExceeded, ""},
+		{"ffmpeg not installed", Transcoder{FFmpeg: "/nonexistent/ffmpeg"}, recording.MP3, ErrTools, "install-media-deps"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			wav := placedWAV(t, 8000, 1, tone(8000, 1, 5*time.Second, 440))
@@ -140,18 +142,18 @@ func TestTranscodeRerun(t *testing.T) {
 	ctx := context.Background()
 	wav := placedWAV(t, 8000, 1, tone(8000, 1, 4*time.Second, 440))
 	orig, _ := os.ReadFile(wav)
-	first, err := Transcoder{}.Transcode(ctx, wav, MP3)
+	first, err := Transcoder{}.Transcode(ctx, wav, recording.MP3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, wav, orig) // as if the WAV removal never happened
-	again, err := Transcoder{}.Transcode(ctx, wav, MP3)
+	again, err := Transcoder{}.Transcode(ctx, wav, recording.MP3)
 	if err != nil || again.SHA256 != first.SHA256 {
 		t.Fatalf("rerun: %v", err)
 	}
 	writeFile(t, wav, orig)
 	writeFile(t, first.Path, []byte("not an mp3"))
-	if _, err := (Transcoder{}).Transcode(ctx, wav, MP3); !errors.Is(err, ErrExists) {
+	if _, err := (Transcoder{}).Transcode(ctx, wav, recording.MP3); !errors.Is(err, ErrExists) {
 		t.Fatalf("got %v, want ErrExists", err)
 	}
 	if got, _ := os.ReadFile(first.Path); string(got) != "not an mp3" {
@@ -165,10 +167,10 @@ func TestSizesPerMinute(t *testing.T) {
 	requireFFmpeg(t)
 	ctx := context.Background()
 	samples := speechLike(8000, time.Minute, 42)
-	for _, f := range []Format{WAV, MP3, AMR} {
+	for _, f := range []recording.Format{recording.WAV, recording.MP3, recording.AMR} {
 		wav := placedWAV(t, 8000, 1, samples)
 		res, err := Inspect(wav)
-		if f != WAV {
+		if f != recording.WAV {
 			res, err = Transcoder{}.Transcode(ctx, wav, f)
 		}
 		if err != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
 func TestQueryCDRFiltersAndCounts(t *testing.T) {
@@ -28,7 +30,7 @@ func TestQueryCDRFiltersAndCounts(t *testing.T) {
 		for i := 0; i < recs; i++ {
 			u := fmt.Sprintf("5ea37d0b-0823-4d2b-a18c-%012d", c.ID*10+int64(i))
 			if err := s.CreateRecording(ctx, Recording{UUID: u, CallID: c.ID, TenantUUID: tenant, Start: c.Start,
-				Filename: u + ".wav", Format: FormatWAV, State: StateStopped, StartedBy: StartedByPolicy}); err != nil {
+				Filename: u + ".wav", Format: string(recording.WAV), State: string(recording.StateStopped), StartedBy: string(recording.ByPolicy)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -112,7 +114,7 @@ func TestCallCountsFollowInsertsAndBulk(t *testing.T) {
 		u := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
 		return Call{TenantUUID: tenantA, PBXCallID: fmt.Sprint("bulk-", i), Start: start.Add(time.Duration(i) * time.Second),
 			Direction: DirectionInbound, Recordings: []Recording{{UUID: u, Start: start, Filename: u + ".wav",
-				Format: FormatWAV, State: StateStopped, StartedBy: StartedByPolicy}}}
+				Format: string(recording.WAV), State: string(recording.StateStopped), StartedBy: string(recording.ByPolicy)}}}
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -125,13 +127,13 @@ func TestCallCountsFollowInsertsAndBulk(t *testing.T) {
 		t.Fatalf("total %d filtered %d %v", total, filtered, err)
 	}
 	counts, err := s.RecordingStateCounts(ctx)
-	if err != nil || counts[StateStopped] != 500 {
+	if err != nil || counts[string(recording.StateStopped)] != 500 {
 		t.Fatalf("state counts %v %v", counts, err)
 	}
 	// A failed bulk insert leaves nothing behind, counts included.
 	err = s.BulkInsertCalls(ctx, 3, func(i int) Call {
 		return Call{TenantUUID: tenantA, PBXCallID: "dup", Start: start, Tags: []string{"x"},
-			Recordings: []Recording{{UUID: "same", Format: FormatWAV, State: StateStopped, StartedBy: StartedByPolicy}}}
+			Recordings: []Recording{{UUID: "same", Format: string(recording.WAV), State: string(recording.StateStopped), StartedBy: string(recording.ByPolicy)}}}
 	})
 	if err == nil {
 		t.Fatal("duplicate recording uuid accepted")
@@ -201,7 +203,7 @@ func TestQueryCDRRecordingSummary(t *testing.T) {
 			u := fmt.Sprintf("%08d-0000-4000-8000-%012d", 3-j, i)
 			end := start.Add(time.Hour)
 			recs = append(recs, Recording{UUID: u, Start: start.Add(time.Duration(min(3-j, 2)) * time.Minute),
-				End: &end, Filename: u + ".wav", Format: FormatWAV, State: StateStopped, StartedBy: StartedByPolicy,
+				End: &end, Filename: u + ".wav", Format: string(recording.WAV), State: string(recording.StateStopped), StartedBy: string(recording.ByPolicy),
 				Deleted: j == 1, Size: 42, Channel: "PJSIP/x"})
 		}
 		return Call{TenantUUID: tenantA, PBXCallID: fmt.Sprint("c", i), Start: start.Add(time.Duration(i) * time.Minute),

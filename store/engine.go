@@ -6,10 +6,13 @@ import (
 	"time"
 
 	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/recording"
 )
 
-// ForEngine is the store as the engine sees it: its Settings (policy reads
-// and the *26 write) and its Records (CDR and recording rows).
+// ForEngine is the store as the engine and its executor see it: the
+// engine's Settings (policy reads) and Index (the rows a Snapshot is
+// reconciled with), and the executor's Records (CDR and recording rows, the
+// *26 write).
 //
 // The engine reads settings on every call set-up, membership change and DTMF
 // digit, with its lock held. Those reads are served from a cache that is
@@ -93,7 +96,7 @@ func cached[K comparable, V any](ctx context.Context, s *Store, pick func(*setti
 
 var (
 	_ engine.Settings = ForEngine{}
-	_ engine.Records  = ForEngine{}
+	_ engine.Index    = ForEngine{}
 )
 
 // TenantPolicy reads a tenant's settings and feature codes; a tenant nobody
@@ -121,18 +124,18 @@ func (f ForEngine) loadTenantPolicy(ctx context.Context, tenant string) (engine.
 		StarMode:                 engine.StarMode(t.OnlineRecordMode),
 		Announcements:            t.AnnounceRecording,
 		DTMFTimeout:              t.DTMFTimeout,
-		Format:                   t.Format,
+		Format:                   recording.Format(t.Format),
 	}
 	for _, fe := range features {
 		code := engine.FeatureCode{Code: fe.Exten, Enabled: fe.Enabled}
-		switch fe.Feature {
-		case FeatureCallRecord:
+		switch recording.Feature(fe.Feature) {
+		case recording.FeatureCallRecord:
 			p.Features.CallRecord = code
-		case FeatureOnlineRecord:
+		case recording.FeatureOnlineRecord:
 			p.Features.OnlineRecord = code
-		case FeaturePauseRecord:
+		case recording.FeaturePause:
 			p.Features.Pause = code
-		case FeatureResumeRecord:
+		case recording.FeatureResume:
 			p.Features.Resume = code
 		}
 	}
@@ -232,7 +235,7 @@ func (f ForEngine) UpdateCall(ctx context.Context, row engine.CallRow) error {
 
 func recordingFromRow(row engine.RecordingRow) Recording {
 	r := Recording{UUID: row.UUID, CallID: row.CallID, TenantUUID: row.Tenant, Start: row.Start,
-		End: optTime(row.End), Filename: row.Filename, Format: row.Format, State: string(row.State),
+		End: optTime(row.End), Filename: row.Filename, Format: string(row.Format), State: string(row.State),
 		StartedBy: string(row.StartedBy), StopReason: string(row.StopReason), FailureReason: row.FailureReason,
 		PausedIntervals: make([]Interval, len(row.Paused))}
 	for i, p := range row.Paused {
@@ -251,23 +254,6 @@ func (f ForEngine) UpdateRecording(ctx context.Context, row engine.RecordingRow)
 	return f.S.UpdateRecordingState(ctx, recordingFromRow(row))
 }
 
-// FindCall finds the open call of a PBX call id (after a restart).
-func (f ForEngine) FindCall(ctx context.Context, tenant, pbxCallID string) (engine.CallRow, bool, error) {
-	c, err := f.S.OpenCallByPBXID(ctx, tenant, pbxCallID)
-	if isNotFound(err) {
-		return engine.CallRow{}, false, nil
-	}
-	if err != nil {
-		return engine.CallRow{}, false, err
-	}
-	return engine.CallRow{ID: c.ID, Tenant: c.TenantUUID, PBXCallID: c.PBXCallID, Start: c.Start,
-		Answer: valueTime(c.Answer), End: valueTime(c.End), Direction: engine.Direction(c.Direction),
-		SourceNumber: c.SourceExtension, SourceName: c.SourceName, SourceUserUUID: c.SourceUserUUID,
-		SourceExtension: c.SourceExtension, DestinationNumber: c.RequestedExtension,
-		DestinationName: c.DestinationName, DestinationUserUUID: c.DestinationUserUUID,
-		DestinationExtension: c.DestinationExtension}, true, nil
-}
-
 // FindRecording finds a recording row by uuid (to adopt a live recording).
 func (f ForEngine) FindRecording(ctx context.Context, uuid string) (engine.RecordingRow, bool, error) {
 	r, err := f.S.GetRecording(ctx, "", uuid)
@@ -278,8 +264,8 @@ func (f ForEngine) FindRecording(ctx context.Context, uuid string) (engine.Recor
 		return engine.RecordingRow{}, false, err
 	}
 	row := engine.RecordingRow{UUID: r.UUID, CallID: r.CallID, Tenant: r.TenantUUID, Start: r.Start,
-		End: valueTime(r.End), Filename: r.Filename, Format: r.Format, State: engine.RecState(r.State),
-		StartedBy: engine.StartedBy(r.StartedBy), StopReason: engine.StopReason(r.StopReason),
+		End: valueTime(r.End), Filename: r.Filename, Format: recording.Format(r.Format), State: recording.State(r.State),
+		StartedBy: recording.StartedBy(r.StartedBy), StopReason: recording.StopReason(r.StopReason),
 		FailureReason: r.FailureReason}
 	for _, p := range r.PausedIntervals {
 		row.Paused = append(row.Paused, engine.Interval{Start: p.Start, End: valueTime(p.End)})

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/executor"
+	"github.com/callrecd/callrecd/recording"
 )
 
 // recordingPBX is a PBX that accepts every command and remembers them.
@@ -19,7 +21,7 @@ type recordingPBX struct {
 	channels map[string]string // recording name → channel
 }
 
-func (p *recordingPBX) StartRecording(_ context.Context, ch, name, _ string) (string, error) {
+func (p *recordingPBX) StartRecording(_ context.Context, ch, name string, _ recording.Format) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.started = append(p.started, name)
@@ -27,7 +29,7 @@ func (p *recordingPBX) StartRecording(_ context.Context, ch, name, _ string) (st
 		p.channels = map[string]string{}
 	}
 	p.channels[name] = ch
-	return name, nil
+	return nil
 }
 func (p *recordingPBX) PauseRecording(context.Context, string) error  { return nil }
 func (p *recordingPBX) ResumeRecording(context.Context, string) error { return nil }
@@ -50,9 +52,10 @@ func (p *recordingPBX) Hangup(_ context.Context, ch string) error {
 	return nil
 }
 
-// The real engine on the real store: an outside caller reaches a user whose
-// incoming_external flag is on; the call and its recording land in SQLite
-// as the engine decided them, and *26 writes the user's flags.
+// The real engine and executor on the real store: an outside caller
+// reaches a user whose incoming_external flag is on; the call and its
+// recording land in SQLite as the engine decided them, and *26 writes the
+// user's flags.
 func TestEngineOnStore(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
@@ -63,7 +66,14 @@ func TestEngineOnStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	pbx := &recordingPBX{}
-	e := engine.New(engine.Config{PBX: pbx, Settings: ForEngine{s}, Records: ForEngine{s}})
+	eng, err := engine.New(engine.Config{Settings: ForEngine{s}, Index: ForEngine{s}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := executor.New(executor.Config{Engine: eng, PBX: pbx, Records: ForEngine{s}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t0 := time.Date(2026, 11, 21, 19, 12, 2, 0, time.UTC)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	for _, ev := range []engine.Event{
@@ -91,8 +101,8 @@ func TestEngineOnStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.State != StateStopped || r.StopReason != StopHangup || r.StartedBy != StartedByPolicy || r.End == nil ||
-		r.Filename == "" || r.Format != FormatWAV {
+	if r.State != string(recording.StateStopped) || r.StopReason != string(recording.StopHangup) || r.StartedBy != string(recording.ByPolicy) || r.End == nil ||
+		r.Filename == "" || r.Format != string(recording.WAV) {
 		t.Fatalf("recording row = %+v", r)
 	}
 	c, err := s.GetCall(ctx, tenantA, r.CallID)
@@ -108,7 +118,7 @@ func TestEngineOnStore(t *testing.T) {
 	// feature call is hung up.
 	e.Handle(ctx, engine.ChannelCreated{At: at(20000), Channel: "user-2", CallID: "pbx-2", Tenant: tenantA,
 		Endpoint: "1001", Role: engine.RoleInternal, CallerNumber: "1001", CalleeNumber: "*26"})
-	e.Handle(ctx, engine.FeatureCall{At: at(20010), Channel: "user-2", Feature: engine.FeatureCallRecord})
+	e.Handle(ctx, engine.FeatureCall{At: at(20010), Channel: "user-2", Feature: recording.FeatureCallRecord})
 	got, _ := s.GetUser(ctx, tenantA, userOlga)
 	if got.AutoRecordAny() {
 		t.Fatalf("*26 with a flag on must switch all off: %+v", got)
@@ -206,7 +216,7 @@ func TestEngineSettingsCacheSeesEveryChange(t *testing.T) {
 	if !p.Features.OnlineRecord.Enabled {
 		t.Fatal("onlinerec disabled by default")
 	}
-	feats, _ := other.ListFeatureExtensions(ctx, tenantA, FeatureOnlineRecord)
+	feats, _ := other.ListFeatureExtensions(ctx, tenantA, string(recording.FeatureOnlineRecord))
 	feats[0].Enabled = false
 	if _, err := other.UpdateFeatureExtension(ctx, feats[0]); err != nil {
 		t.Fatal(err)

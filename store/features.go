@@ -5,30 +5,11 @@ import (
 	"errors"
 )
 
-// Feature extension names, as Wazo's /extensions/features calls them.
-const (
-	FeatureCallRecord   = "callrecord"   // *26: toggle the caller's automatic recording
-	FeatureOnlineRecord = "onlinerec"    // *3: on-demand record toggle during a call
-	FeaturePauseRecord  = "pauserecord"  // *48: pause (PortSIP)
-	FeatureResumeRecord = "resumerecord" // *49: resume (PortSIP)
-)
-
-// Features lists every feature extension a tenant has.
-var Features = []string{FeatureCallRecord, FeatureOnlineRecord, FeaturePauseRecord, FeatureResumeRecord}
-
-// DefaultFeatureCodes are the codes Wazo and PortSIP ship.
-var DefaultFeatureCodes = map[string]string{
-	FeatureCallRecord:   "*26",
-	FeatureOnlineRecord: "*3",
-	FeaturePauseRecord:  "*48",
-	FeatureResumeRecord: "*49",
-}
-
 // FeatureExtension is one feature code of a tenant.
 type FeatureExtension struct {
 	ID         int64
 	TenantUUID string
-	Feature    string
+	Feature    string // a recording.Feature
 	Exten      string
 	Enabled    bool
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
 func TestImportIsAllOrNothing(t *testing.T) {
@@ -18,11 +20,11 @@ func TestImportIsAllOrNothing(t *testing.T) {
 		Groups: []Group{{UUID: "6d2f1e4c-0000-4000-8000-000000000001", TenantUUID: tenantA, Kind: KindQueue,
 			Name: "support", DTMFRecordToggle: true, Members: []string{userOlga, userAna}}},
 	}
-	sum, err := s.Import(ctx, set, map[string]string{FeatureCallRecord: "*96"})
+	sum, err := s.Import(ctx, set, map[string]string{string(recording.FeatureCallRecord): "*96"})
 	if err != nil || sum.Created != 4 || sum.Updated != 0 {
 		t.Fatalf("first import %+v, %v", sum, err)
 	}
-	if f, _ := s.ListFeatureExtensions(ctx, tenantA, FeatureCallRecord); len(f) != 1 || f[0].Exten != "*96" {
+	if f, _ := s.ListFeatureExtensions(ctx, tenantA, string(recording.FeatureCallRecord)); len(f) != 1 || f[0].Exten != "*96" {
 		t.Fatalf("feature codes %v", f)
 	}
 	// Importing again replaces in place.

@@ -5,9 +5,8 @@ import (
 	"database/sql"
 
 	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/recording"
 )
-
-var _ engine.OpenRows = ForEngine{}
 
 // scanPlus scans a row's usual columns and then extra ones.
 type scanPlus struct {
@@ -75,8 +74,8 @@ func (f ForEngine) OpenRecordings(ctx context.Context) ([]engine.OpenRecording, 
 			return nil, classify("open recordings", err)
 		}
 		row := engine.RecordingRow{UUID: r.UUID, CallID: r.CallID, Tenant: r.TenantUUID, Start: r.Start,
-			Filename: r.Filename, Format: r.Format, State: engine.RecState(r.State),
-			StartedBy: engine.StartedBy(r.StartedBy), StopReason: engine.StopReason(r.StopReason),
+			Filename: r.Filename, Format: recording.Format(r.Format), State: recording.State(r.State),
+			StartedBy: recording.StartedBy(r.StartedBy), StopReason: recording.StopReason(r.StopReason),
 			FailureReason: r.FailureReason}
 		seen := r.Start
 		for _, p := range r.PausedIntervals {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/recording"
 )
 
 // OpenCalls/OpenRecordings list what a run left open, with the latest time
@@ -36,20 +37,20 @@ func TestOpenRowsAfterARestart(t *testing.T) {
 	open, closed, bare := mk("L1", false), mk("L2", true), mk("L3", false)
 	rec := func(uuid string, callID int64, state string, recStart time.Time, paused []Interval) {
 		end := (*time.Time)(nil)
-		if state == StateStopped {
+		if state == string(recording.StateStopped) {
 			e := recStart.Add(time.Second)
 			end = &e
 		}
 		if err := s.CreateRecording(ctx, Recording{UUID: uuid, CallID: callID, TenantUUID: tenantA, Start: recStart, End: end,
-			Filename: uuid + ".wav", Format: FormatWAV, State: state, StartedBy: StartedByPolicy, PausedIntervals: paused}); err != nil {
+			Filename: uuid + ".wav", Format: string(recording.WAV), State: state, StartedBy: string(recording.ByPolicy), PausedIntervals: paused}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	pauseStart := start.Add(9 * time.Second)
-	rec("00000000-0000-4000-8000-000000000001", open.ID, StateStopped, start.Add(3*time.Second), nil) // ends at +4 s
-	rec("00000000-0000-4000-8000-000000000002", open.ID, StatePaused, start.Add(5*time.Second),
+	rec("00000000-0000-4000-8000-000000000001", open.ID, string(recording.StateStopped), start.Add(3*time.Second), nil) // ends at +4 s
+	rec("00000000-0000-4000-8000-000000000002", open.ID, string(recording.StatePaused), start.Add(5*time.Second),
 		[]Interval{{Start: start.Add(6 * time.Second), End: ptr(start.Add(7 * time.Second))}, {Start: pauseStart}})
-	rec("00000000-0000-4000-8000-000000000003", closed.ID, StateRecording, start.Add(3*time.Second), nil)
+	rec("00000000-0000-4000-8000-000000000003", closed.ID, string(recording.StateRecording), start.Add(3*time.Second), nil)
 
 	calls, err := f.OpenCalls(ctx)
 	if err != nil {
@@ -87,7 +88,7 @@ func TestOpenRowsAfterARestart(t *testing.T) {
 	// Closing them (as the engine does) empties the lists.
 	for _, r := range recs {
 		row := r.Row
-		row.State, row.StopReason, row.End = engine.StateStopped, engine.StopPBXLost, r.Seen
+		row.State, row.StopReason, row.End = recording.StateStopped, recording.StopPBXLost, r.Seen
 		if err := f.UpdateRecording(ctx, row); err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +107,7 @@ func TestOpenRowsAfterARestart(t *testing.T) {
 		t.Errorf("still open: %+v", recs)
 	}
 	got, err := s.GetRecording(ctx, tenantA, "00000000-0000-4000-8000-000000000003")
-	if err != nil || got.State != StateStopped || got.StopReason != "pbx_lost" || got.End == nil {
+	if err != nil || got.State != string(recording.StateStopped) || got.StopReason != "pbx_lost" || got.End == nil {
 		t.Errorf("closed recording %+v %v", got, err)
 	}
 }

@@ -5,36 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"time"
-)
 
-// Recording states.
-const (
-	StatePending   = "pending"   // asked of the PBX, not confirmed yet
-	StateRecording = "recording" // running
-	StatePaused    = "paused"
-	StateStopped   = "stopped"
-	StateFailed    = "failed"  // the PBX reported a failure
-	StateMissing   = "missing" // the file is gone (reindex)
-	StateCorrupt   = "corrupt" // size or sha256 no longer match (reindex)
-)
-
-// Who started a recording.
-const (
-	StartedByPolicy     = "policy"
-	StartedByDTMF       = "dtmf"
-	StartedByAPI        = "api"
-	StartedBySIPMessage = "sip_message"
-)
-
-// Why a recording stopped.
-const (
-	StopHangup             = "hangup"
-	StopDTMF               = "dtmf"
-	StopAPI                = "api"
-	StopSIPMessage         = "sip_message"
-	StopExternalToExternal = "external_to_external"
-	StopPBXLost            = "pbx_lost"
-	StopFailed             = "failed"
+	"github.com/callrecd/callrecd/recording"
 )
 
 // Interval is a paused span; End is nil while the pause lasts.
@@ -52,23 +24,22 @@ type Recording struct {
 	End             *time.Time
 	PausedIntervals []Interval
 	Filename        string
-	Format          string
+	Format          string // a recording.Format
 	Channel         string
 	Size            int64
 	Duration        time.Duration
 	SHA256          string
-	State           string
-	StartedBy       string
-	StopReason      string
+	State           string // a recording.State
+	StartedBy       string // a recording.StartedBy
+	StopReason      string // a recording.StopReason, "" until stopped
 	FailureReason   string
 	Deleted         bool
 	DeletedAt       *time.Time
 }
 
-// Live reports whether the recording may still be running on the PBX.
-func (r Recording) Live() bool {
-	return r.State == StatePending || r.State == StateRecording || r.State == StatePaused
-}
+// Live reports whether the recording may still be running on the PBX
+// (recording.State.Live: pending, recording or paused).
+func (r Recording) Live() bool { return recording.State(r.State).Live() }
 
 const recordingColumns = `uuid, call_id, tenant_uuid, start_at, end_at, paused_intervals, filename, format,
 	channel, size, duration_ms, sha256, state, started_by, stop_reason, failure_reason, deleted, deleted_at`
@@ -173,8 +144,8 @@ func (s *Store) SetRecordingFile(ctx context.Context, uuid string, f FileInfo) e
 
 // SetRecordingIntegrity marks a recording missing or corrupt, or back to
 // stopped when its file is found intact again.
-func (s *Store) SetRecordingIntegrity(ctx context.Context, uuid, state string) error {
-	res, err := s.q.ExecContext(ctx, `UPDATE recordings SET state = ? WHERE uuid = ?`, state, uuid)
+func (s *Store) SetRecordingIntegrity(ctx context.Context, uuid string, state recording.State) error {
+	res, err := s.q.ExecContext(ctx, `UPDATE recordings SET state = ? WHERE uuid = ?`, string(state), uuid)
 	return checkAffected("set recording integrity "+uuid, res, err)
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/callrecd/callrecd/media"
+	"github.com/callrecd/callrecd/recording"
 )
 
 // The Store is the index media's reindex and retention jobs work on.
@@ -75,8 +76,8 @@ func (s *Store) IndexedRecordings(ctx context.Context, q media.IndexQuery) ([]me
 			end = *r.End
 		}
 		out = append(out, media.Indexed{UUID: r.UUID, Tenant: r.TenantUUID, CallID: r.CallID, Start: r.Start, End: end,
-			Filename: r.Filename, Format: media.Format(r.Format), Size: r.Size, SHA256: r.SHA256,
-			Duration: r.Duration, State: r.State, Deleted: r.Deleted})
+			Filename: r.Filename, Format: recording.Format(r.Format), Size: r.Size, SHA256: r.SHA256,
+			Duration: r.Duration, State: recording.State(r.State), Deleted: r.Deleted})
 	}
 	return out, classify("indexed recordings", rows.Err())
 }
@@ -89,7 +90,7 @@ func (s *Store) IndexedRecordings(ctx context.Context, q media.IndexQuery) ([]me
 // that already has a row gives media.ErrAlreadyIndexed.
 func (s *Store) AdoptRecording(ctx context.Context, a media.Adoption) error {
 	op := "adopt recording " + a.UUID
-	if a.State != StateStopped && a.State != StateCorrupt {
+	if a.State != recording.StateStopped && a.State != recording.StateCorrupt {
 		return fmt.Errorf("%s: %w: state %q", op, ErrInvalid, a.State)
 	}
 	start := a.Start.UTC()
@@ -120,7 +121,7 @@ func (s *Store) AdoptRecording(ctx context.Context, a media.Adoption) error {
 		_, err = tx.ExecContext(ctx, `INSERT INTO recordings (`+recordingColumns+`)
 			VALUES (?, ?, ?, ?, ?, '[]', ?, ?, '', ?, ?, ?, ?, ?, NULL, '', 0, NULL)`,
 			a.UUID, a.CallID, a.Tenant, micros(start), micros(end), a.Filename, string(a.Format),
-			a.Size, a.Duration.Milliseconds(), a.SHA256, a.State, StartedByPolicy)
+			a.Size, a.Duration.Milliseconds(), a.SHA256, string(a.State), string(recording.ByPolicy))
 		return err
 	})
 	if errors.Is(err, media.ErrAlreadyIndexed) {
@@ -134,7 +135,7 @@ func (s *Store) AdoptRecording(ctx context.Context, a media.Adoption) error {
 func (s *Store) UpdateIndexedFile(ctx context.Context, uuid string, f media.IndexedFile) error {
 	res, err := s.q.ExecContext(ctx, `UPDATE recordings SET filename = ?, format = ?, size = ?, duration_ms = ?,
 		sha256 = ?, state = ? WHERE uuid = ? AND state NOT IN ('pending', 'recording', 'paused')`,
-		f.Filename, string(f.Format), f.Size, f.Duration.Milliseconds(), f.SHA256, f.State, uuid)
+		f.Filename, string(f.Format), f.Size, f.Duration.Milliseconds(), f.SHA256, string(f.State), uuid)
 	return checkAffected("update indexed file "+uuid, res, err)
 }
 

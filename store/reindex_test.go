@@ -3,21 +3,87 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/callrecd/callrecd/media"
+	"github.com/callrecd/callrecd/recording"
 )
 
-func TestStatesAgreeWithMedia(t *testing.T) {
-	for ours, theirs := range map[string]string{StatePending: media.StatePending, StateRecording: media.StateRecording,
-		StatePaused: media.StatePaused, StateStopped: media.StateStopped, StateFailed: media.StateFailed,
-		StateMissing: media.StateMissing, StateCorrupt: media.StateCorrupt} {
-		if ours != theirs {
-			t.Errorf("store says %q, media %q", ours, theirs)
+// Every value of the vocabulary is accepted by the schema and read back as
+// written, and the SQL that picks live rows (ListRecordings' LiveOnly,
+// IndexedRecordings' SkipLive) agrees with recording.State.Live.
+func TestVocabularyRoundTripsAndLiveAgrees(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	mustTenant(t, s, tenantA)
+	c, err := s.CreateCall(ctx, Call{TenantUUID: tenantA, PBXCallID: "a", Start: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	n := 0
+	create := func(st recording.State, by recording.StartedBy, f recording.Format) string {
+		t.Helper()
+		n++
+		uuid := fmt.Sprintf("00000000-0000-4000-8000-%012d", n)
+		if err := s.CreateRecording(ctx, Recording{UUID: uuid, CallID: c.ID, TenantUUID: tenantA,
+			Start: start.Add(time.Duration(n) * time.Minute), Filename: uuid + "." + string(f), Format: string(f),
+			State: string(st), StartedBy: string(by)}); err != nil {
+			t.Fatalf("state %s, started_by %s, format %s: %v", st, by, f, err)
 		}
-		if (Recording{State: ours}).Live() != media.LiveState(theirs) {
-			t.Errorf("%s: live disagrees", ours)
+		r, err := s.GetRecording(ctx, tenantA, uuid)
+		if err != nil || r.State != string(st) || r.StartedBy != string(by) || r.Format != string(f) || r.Live() != st.Live() {
+			t.Fatalf("read back %+v, %v", r, err)
+		}
+		return uuid
+	}
+	var live []string
+	for _, st := range recording.States() {
+		if uuid := create(st, recording.ByPolicy, recording.WAV); st.Live() {
+			live = append(live, uuid)
+		}
+	}
+	for _, by := range recording.StartedBys() {
+		create(recording.StateStopped, by, recording.WAV)
+	}
+	for _, f := range recording.Formats() {
+		create(recording.StateStopped, recording.ByAPI, f)
+	}
+	for _, why := range recording.StopReasons() {
+		uuid := create(recording.StateRecording, recording.ByDTMF, recording.WAV)
+		end := start.Add(time.Hour)
+		if err := s.UpdateRecordingState(ctx, Recording{UUID: uuid, State: string(recording.StateStopped), End: &end,
+			StopReason: string(why)}); err != nil {
+			t.Fatalf("stop_reason %s: %v", why, err)
+		}
+		if r, err := s.GetRecording(ctx, tenantA, uuid); err != nil || r.StopReason != string(why) {
+			t.Fatalf("stop_reason %s read back as %q, %v", why, r.StopReason, err)
+		}
+	}
+	rs, err := s.ListRecordings(ctx, RecordingFilter{Tenant: tenantA, LiveOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rs {
+		got = append(got, r.UUID)
+	}
+	if !slices.Equal(got, live) {
+		t.Fatalf("LiveOnly lists %v; live states give %v", got, live)
+	}
+	idx, err := s.IndexedRecordings(ctx, media.IndexQuery{Tenant: tenantA, Limit: 1000, SkipLive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idx) != n-len(live) {
+		t.Fatalf("SkipLive kept %d of %d rows, want %d", len(idx), n, n-len(live))
+	}
+	for _, r := range idx {
+		if r.State.Live() {
+			t.Fatalf("SkipLive kept %s (%s)", r.UUID, r.State)
 		}
 	}
 }
@@ -29,8 +95,8 @@ func TestAdoptRecordingCreatesTheCallWithItsIDAllOrNothing(t *testing.T) {
 	mustTenant(t, s, tenantB)
 	start := time.Date(2021, 5, 14, 17, 47, 16, 0, time.UTC)
 	a := media.Adoption{Tenant: tenantA, UUID: "5ea37d0b-0823-4d2b-a18c-b9082e551b50", CallID: 2060, Start: start,
-		Filename: "2021-05-14T17_47_16UTC-2060-5ea37d0b-0823-4d2b-a18c-b9082e551b50.wav", Format: media.WAV,
-		Size: 16044, SHA256: "ab", Duration: 1500 * time.Millisecond, State: StateStopped}
+		Filename: "2021-05-14T17_47_16UTC-2060-5ea37d0b-0823-4d2b-a18c-b9082e551b50.wav", Format: recording.WAV,
+		Size: 16044, SHA256: "ab", Duration: 1500 * time.Millisecond, State: recording.StateStopped}
 	if err := s.AdoptRecording(ctx, a); err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +109,7 @@ func TestAdoptRecordingCreatesTheCallWithItsIDAllOrNothing(t *testing.T) {
 		t.Fatalf("placeholder call %+v", c)
 	}
 	r := c.Recordings[0]
-	if r.UUID != a.UUID || r.Size != 16044 || r.SHA256 != "ab" || r.Duration != 1500*time.Millisecond || r.State != StateStopped ||
+	if r.UUID != a.UUID || r.Size != 16044 || r.SHA256 != "ab" || r.Duration != 1500*time.Millisecond || r.State != string(recording.StateStopped) ||
 		r.Filename != a.Filename || r.Format != "wav" || r.End == nil {
 		t.Fatalf("adopted %+v", r)
 	}
@@ -81,7 +147,7 @@ func TestAdoptRecordingCreatesTheCallWithItsIDAllOrNothing(t *testing.T) {
 	if _, err := s.GetCall(ctx, "", 3000); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("placeholder call left behind: %v", err)
 	}
-	bad.Format, bad.State = media.WAV, StateRecording
+	bad.Format, bad.State = recording.WAV, recording.StateRecording
 	if err := s.AdoptRecording(ctx, bad); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("live state: %v", err)
 	}
@@ -98,15 +164,15 @@ func TestIndexedRecordingsFiltersAndPages(t *testing.T) {
 	mk := func(uuid, tenant string, call int64, start time.Time, state string) {
 		t.Helper()
 		if err := s.CreateRecording(ctx, Recording{UUID: uuid, CallID: call, TenantUUID: tenant, Start: start,
-			Filename: uuid + ".wav", Format: FormatWAV, State: state, StartedBy: StartedByPolicy}); err != nil {
+			Filename: uuid + ".wav", Format: string(recording.WAV), State: state, StartedBy: string(recording.ByPolicy)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mk("a1", tenantA, c.ID, t0, StateStopped)
-	mk("a2", tenantA, c.ID, t0.Add(time.Hour), StateRecording)
-	mk("a3", tenantA, c.ID, t0.Add(2*time.Hour), StateMissing)
-	mk("a4", tenantA, c.ID, t0.Add(3*time.Hour), StateStopped)
-	mk("b1", tenantB, cb.ID, t0, StateStopped)
+	mk("a1", tenantA, c.ID, t0, string(recording.StateStopped))
+	mk("a2", tenantA, c.ID, t0.Add(time.Hour), string(recording.StateRecording))
+	mk("a3", tenantA, c.ID, t0.Add(2*time.Hour), string(recording.StateMissing))
+	mk("a4", tenantA, c.ID, t0.Add(3*time.Hour), string(recording.StateStopped))
+	mk("b1", tenantB, cb.ID, t0, string(recording.StateStopped))
 	if err := s.MarkRecordingDeleted(ctx, tenantA, "a1", t0); err != nil {
 		t.Fatal(err)
 	}
@@ -143,14 +209,14 @@ func TestIndexedRecordingsFiltersAndPages(t *testing.T) {
 	}
 
 	// UpdateIndexedFile never touches a live row.
-	if err := s.UpdateIndexedFile(ctx, "a2", media.IndexedFile{Filename: "x.wav", Format: media.WAV, State: StateStopped}); !errors.Is(err, ErrNotFound) {
+	if err := s.UpdateIndexedFile(ctx, "a2", media.IndexedFile{Filename: "x.wav", Format: recording.WAV, State: recording.StateStopped}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("live row updated: %v", err)
 	}
-	if err := s.UpdateIndexedFile(ctx, "a3", media.IndexedFile{Filename: "a3.mp3", Format: media.MP3, Size: 9, SHA256: "cd",
-		Duration: time.Second, State: StateStopped}); err != nil {
+	if err := s.UpdateIndexedFile(ctx, "a3", media.IndexedFile{Filename: "a3.mp3", Format: recording.MP3, Size: 9, SHA256: "cd",
+		Duration: time.Second, State: recording.StateStopped}); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := s.GetRecording(ctx, "", "a3"); r.Filename != "a3.mp3" || r.Format != "mp3" || r.Size != 9 || r.State != StateStopped {
+	if r, _ := s.GetRecording(ctx, "", "a3"); r.Filename != "a3.mp3" || r.Format != "mp3" || r.Size != 9 || r.State != string(recording.StateStopped) {
 		t.Errorf("updated %+v", r)
 	}
 }
@@ -170,9 +236,9 @@ func TestRetireRecordingAuditsOnce(t *testing.T) {
 		t.Fatalf("retention %v %v", pol, err)
 	}
 	c, _ := s.CreateCall(ctx, Call{TenantUUID: tenantA, PBXCallID: "a", Start: time.Now()})
-	for uuid, state := range map[string]string{"done": StateStopped, "live": StatePaused} {
+	for uuid, state := range map[string]string{"done": string(recording.StateStopped), "live": string(recording.StatePaused)} {
 		if err := s.CreateRecording(ctx, Recording{UUID: uuid, CallID: c.ID, TenantUUID: tenantA, Start: time.Now(),
-			Filename: "f.wav", Format: FormatWAV, State: state, StartedBy: StartedByPolicy}); err != nil {
+			Filename: "f.wav", Format: string(recording.WAV), State: state, StartedBy: string(recording.ByPolicy)}); err != nil {
 			t.Fatal(err)
 		}
 	}

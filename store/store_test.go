@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
 const (
@@ -131,19 +133,19 @@ func TestTenantCreateReadUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.AudioRecordingEnabled || got.RecordExternalToExternal || got.Format != FormatWAV ||
+	if !got.AudioRecordingEnabled || got.RecordExternalToExternal || got.Format != string(recording.WAV) ||
 		got.OnlineRecordMode != OnlineRecordPause || got.DTMFTimeout != 3*time.Second || got.Timezone != "UTC" {
 		t.Fatalf("defaults wrong: %+v", got)
 	}
 	days := 90
-	tn.RecordExternalToExternal, tn.Format, tn.Timezone = true, FormatMP3, "Europe/Paris"
+	tn.RecordExternalToExternal, tn.Format, tn.Timezone = true, string(recording.MP3), "Europe/Paris"
 	tn.Retention.RecordingDays = &days
 	tn.DTMFTimeout = 1500 * time.Millisecond
 	got, err = s.UpdateTenant(ctx, tn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.RecordExternalToExternal || got.Format != FormatMP3 || got.Timezone != "Europe/Paris" ||
+	if !got.RecordExternalToExternal || got.Format != string(recording.MP3) || got.Timezone != "Europe/Paris" ||
 		got.Retention.RecordingDays == nil || *got.Retention.RecordingDays != 90 || got.Retention.CDRDays != nil ||
 		got.DTMFTimeout != 1500*time.Millisecond {
 		t.Fatalf("update lost: %+v", got)
@@ -152,7 +154,7 @@ func TestTenantCreateReadUpdate(t *testing.T) {
 	if _, err := s.UpdateTenant(ctx, tn); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("bad format: err = %v, want ErrInvalid", err)
 	}
-	tn.Format, tn.Timezone = FormatWAV, "Mars/Olympus"
+	tn.Format, tn.Timezone = string(recording.WAV), "Mars/Olympus"
 	if _, err := s.UpdateTenant(ctx, tn); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("bad timezone: err = %v, want ErrInvalid", err)
 	}
@@ -166,7 +168,7 @@ func TestTenantCreateReadUpdate(t *testing.T) {
 	if err != nil || created {
 		t.Fatalf("EnsureTenant existing = %v, %v", created, err)
 	}
-	created, err = s.EnsureTenant(ctx, tenantB, "B", map[string]string{FeatureCallRecord: "*96"})
+	created, err = s.EnsureTenant(ctx, tenantB, "B", map[string]string{string(recording.FeatureCallRecord): "*96"})
 	if err != nil || !created {
 		t.Fatalf("EnsureTenant new = %v, %v", created, err)
 	}
@@ -180,7 +182,7 @@ func TestFeatureExtensions(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	mustTenant(t, s, tenantA)
-	if _, err := s.CreateTenant(ctx, NewTenant(tenantB, "B"), map[string]string{FeatureOnlineRecord: "*1"}); err != nil {
+	if _, err := s.CreateTenant(ctx, NewTenant(tenantB, "B"), map[string]string{string(recording.FeatureOnlineRecord): "*1"}); err != nil {
 		t.Fatal(err)
 	}
 	fs, err := s.ListFeatureExtensions(ctx, tenantA, "")
@@ -194,16 +196,16 @@ func TestFeatureExtensions(t *testing.T) {
 			t.Fatalf("%s disabled by default", f.Feature)
 		}
 	}
-	for f, want := range DefaultFeatureCodes {
-		if codes[f] != want {
-			t.Fatalf("%s = %q, want %q", f, codes[f], want)
+	for _, f := range recording.Features() {
+		if want := recording.DefaultCode(f); codes[string(f)] != want {
+			t.Fatalf("%s = %q, want %q", f, codes[string(f)], want)
 		}
 	}
-	rec, err := s.ListFeatureExtensions(ctx, tenantB, FeatureOnlineRecord)
+	rec, err := s.ListFeatureExtensions(ctx, tenantB, string(recording.FeatureOnlineRecord))
 	if err != nil || len(rec) != 1 || rec[0].Exten != "*1" {
 		t.Fatalf("tenant B onlinerec = %v, %v", rec, err)
 	}
-	cr, _ := s.ListFeatureExtensions(ctx, tenantA, FeatureCallRecord)
+	cr, _ := s.ListFeatureExtensions(ctx, tenantA, string(recording.FeatureCallRecord))
 	f := cr[0]
 	f.Enabled = false
 	got, err := s.UpdateFeatureExtension(ctx, f)
@@ -363,7 +365,7 @@ func TestCallsAndRecordings(t *testing.T) {
 	recStart := start.Add(time.Second)
 	rec := Recording{UUID: "5ea37d0b-0823-4d2b-a18c-b9082e551b50", CallID: c.ID, TenantUUID: tenantA,
 		Start: recStart, Filename: "2021-05-14T17_47_16UTC-1-5ea37d0b-0823-4d2b-a18c-b9082e551b50.wav",
-		Format: FormatWAV, Channel: "PJSIP/1011-00000001", State: StateRecording, StartedBy: StartedByPolicy}
+		Format: string(recording.WAV), Channel: "PJSIP/1011-00000001", State: string(recording.StateRecording), StartedBy: string(recording.ByPolicy)}
 	if err := s.CreateRecording(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
@@ -376,16 +378,16 @@ func TestCallsAndRecordings(t *testing.T) {
 	}
 	p1, p1end := recStart.Add(time.Second), recStart.Add(2*time.Second)
 	rec.PausedIntervals = []Interval{{Start: p1, End: &p1end}, {Start: recStart.Add(3 * time.Second)}}
-	rec.State = StatePaused
+	rec.State = string(recording.StatePaused)
 	if err := s.UpdateRecordingState(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	rec.State, rec.End, rec.StopReason = StateStopped, &end, StopHangup
+	rec.State, rec.End, rec.StopReason = string(recording.StateStopped), &end, string(recording.StopHangup)
 	rec.PausedIntervals[1].End = &end
 	if err := s.UpdateRecordingState(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetRecordingFile(ctx, rec.UUID, FileInfo{Filename: rec.Filename, Format: FormatWAV,
+	if err := s.SetRecordingFile(ctx, rec.UUID, FileInfo{Filename: rec.Filename, Format: string(recording.WAV),
 		Size: 98604, Duration: 6163 * time.Millisecond, SHA256: "ab"}); err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +403,7 @@ func TestCallsAndRecordings(t *testing.T) {
 		t.Fatalf("recordings = %+v", got.Recordings)
 	}
 	r := got.Recordings[0]
-	if r.State != StateStopped || r.StopReason != StopHangup || r.Size != 98604 || r.Duration != 6163*time.Millisecond ||
+	if r.State != string(recording.StateStopped) || r.StopReason != string(recording.StopHangup) || r.Size != 98604 || r.Duration != 6163*time.Millisecond ||
 		len(r.PausedIntervals) != 2 || !r.PausedIntervals[0].End.Equal(p1end) || !r.PausedIntervals[1].End.Equal(end) || r.Live() {
 		t.Fatalf("recording = %+v", r)
 	}
@@ -417,7 +419,7 @@ func TestCallsAndRecordings(t *testing.T) {
 	if rs, _ := s.ListRecordings(ctx, RecordingFilter{Tenant: tenantA}); len(rs) != 0 {
 		t.Fatalf("deleted recording listed: %v", rs)
 	}
-	if err := s.SetRecordingIntegrity(ctx, rec.UUID, StateMissing); err != nil {
+	if err := s.SetRecordingIntegrity(ctx, rec.UUID, recording.StateMissing); err != nil {
 		t.Fatal(err)
 	}
 	bad := rec
@@ -449,7 +451,7 @@ func TestListCallsFilters(t *testing.T) {
 		}
 		if i%3 == 0 {
 			if err := s.CreateRecording(ctx, Recording{UUID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), CallID: c.ID,
-				TenantUUID: tenantA, Start: c.Start, Filename: "f.wav", Format: FormatWAV, State: StateStopped, StartedBy: StartedByAPI}); err != nil {
+				TenantUUID: tenantA, Start: c.Start, Filename: "f.wav", Format: string(recording.WAV), State: string(recording.StateStopped), StartedBy: string(recording.ByAPI)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -651,12 +653,12 @@ func TestConcurrentWriters(t *testing.T) {
 					return
 				}
 				rec := Recording{UUID: fmt.Sprintf("%08d-0000-4000-8000-%012d", w, i), CallID: c.ID, TenantUUID: tenantA,
-					Start: time.Now(), Filename: "f.wav", Format: FormatWAV, State: StateRecording, StartedBy: StartedByPolicy}
+					Start: time.Now(), Filename: "f.wav", Format: string(recording.WAV), State: string(recording.StateRecording), StartedBy: string(recording.ByPolicy)}
 				if err := s.CreateRecording(ctx, rec); err != nil {
 					errs <- err
 					return
 				}
-				rec.State = StateStopped
+				rec.State = string(recording.StateStopped)
 				if err := s.UpdateRecordingState(ctx, rec); err != nil {
 					errs <- err
 					return

@@ -5,13 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
-)
 
-// Recording formats a tenant may choose.
-const (
-	FormatWAV = "wav"
-	FormatMP3 = "mp3"
-	FormatAMR = "amr"
+	"github.com/callrecd/callrecd/recording"
 )
 
 // What *3 does to a running recording.
@@ -34,7 +29,7 @@ type Tenant struct {
 	AudioRecordingEnabled    bool
 	VideoRecordingEnabled    bool
 	RecordExternalToExternal bool
-	Format                   string
+	Format                   string // a recording.Format
 	OnlineRecordMode         string
 	AnnounceRecording        bool
 	DTMFTimeout              time.Duration
@@ -52,7 +47,7 @@ func NewTenant(uuid, name string) Tenant {
 		UUID:                  uuid,
 		Name:                  name,
 		AudioRecordingEnabled: true,
-		Format:                FormatWAV,
+		Format:                string(recording.WAV),
 		OnlineRecordMode:      OnlineRecordPause,
 		DTMFTimeout:           3 * time.Second,
 		Timezone:              "UTC",
@@ -81,7 +76,7 @@ func scanTenant(row interface{ Scan(...any) error }) (Tenant, error) {
 }
 
 // CreateTenant inserts a tenant and its feature extensions (codes maps a
-// feature to its extension; missing features get DefaultFeatureCodes).
+// feature name to its extension; missing features get recording.DefaultCode).
 func (s *Store) CreateTenant(ctx context.Context, t Tenant, codes map[string]string) (Tenant, error) {
 	if err := validateTimezone(t.Timezone); err != nil {
 		return Tenant{}, err
@@ -98,14 +93,14 @@ func (s *Store) CreateTenant(ctx context.Context, t Tenant, codes map[string]str
 		if err != nil {
 			return err
 		}
-		for _, f := range Features {
-			exten := codes[f]
+		for _, f := range recording.Features() {
+			exten := codes[string(f)]
 			if exten == "" {
-				exten = DefaultFeatureCodes[f]
+				exten = recording.DefaultCode(f)
 			}
 			if _, err := tx.ExecContext(ctx,
 				`INSERT INTO feature_extensions (tenant_uuid, feature, exten, enabled) VALUES (?, ?, ?, 1)`,
-				t.UUID, f, exten); err != nil {
+				t.UUID, string(f), exten); err != nil {
 				return err
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/callrecd/callrecd/media"
+	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
 )
 
@@ -31,7 +32,7 @@ func reindexSetup(t *testing.T) (cfgPath, root, db, recUUID string) {
 		t.Fatal(e)
 	}
 	recUUID = "5ea37d0b-0823-4d2b-a18c-b9082e551b50"
-	path, err := media.BuildPath(root, reindexTenant, time.Date(2021, 5, 14, 17, 47, 16, 0, time.UTC), 2060, recUUID, media.WAV)
+	path, err := media.BuildPath(root, reindexTenant, time.Date(2021, 5, 14, 17, 47, 16, 0, time.UTC), 2060, recUUID, recording.WAV)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestReindexCommandDryRunThenAdoptThenNothing(t *testing.T) {
 	}
 	r, err := s.GetRecording(context.Background(), reindexTenant, recUUID)
 	s.Close()
-	if err != nil || r.CallID != 2060 || r.Duration != time.Second || r.State != store.StateStopped {
+	if err != nil || r.CallID != 2060 || r.Duration != time.Second || r.State != string(recording.StateStopped) {
 		t.Fatalf("adopted %+v, %v", r, err)
 	}
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
 )
 
@@ -18,14 +19,17 @@ const Tenant = "2c34c282-433e-4bb8-8d56-fec14ff7e1e9"
 // Start is the first generated call; they spread over the next 365 days.
 var Start = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// Open opens <dir>/cdr-<rows>.db, generating it first if it does not hold
+// Path is the generated index of rows calls under dir.
+func Path(dir string, rows int) string { return filepath.Join(dir, fmt.Sprintf("cdr-%d.db", rows)) }
+
+// Open opens Path(dir, rows), generating it first if it does not hold
 // exactly rows calls: rows calls over 365 days, directions mixed, one
 // recording each. logf (may be nil) hears how long generating took.
 func Open(ctx context.Context, dir string, rows int, logf func(format string, args ...any)) (*store.Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, fmt.Sprintf("cdr-%d.db", rows))
+	path := Path(dir, rows)
 	st, err := openMigrated(ctx, path)
 	if err != nil {
 		return nil, err
@@ -86,8 +90,9 @@ func generate(ctx context.Context, st *store.Store, rows int) error {
 			Direction: dirs[i%3], SourceExtension: fmt.Sprint(1000 + i%50), SourceName: "User", SourceUserUUID: u,
 			DestinationExtension: fmt.Sprint("+3312345", i%10000), DestinationName: "Outside",
 			Recordings: []store.Recording{{UUID: ru, Start: start.Add(6 * time.Second), End: &end,
-				Filename: "2024-01-01T00_00_00UTC-1-" + ru + ".wav", Format: store.FormatWAV, Size: 1440044,
-				Duration: 90 * time.Second, State: store.StateStopped, StartedBy: store.StartedByPolicy, StopReason: store.StopHangup}}}
+				Filename: recording.Filename(Start, 1, ru, recording.WAV), Format: string(recording.WAV),
+				Size: 1440044, Duration: 90 * time.Second, State: string(recording.StateStopped),
+				StartedBy: string(recording.ByPolicy), StopReason: string(recording.StopHangup)}}}
 	})
 }
 

@@ -232,6 +232,13 @@ func (c *Callrecd) waitReady(ctx context.Context) error {
 // Done is closed when the daemon has exited.
 func (c *Callrecd) Done() <-chan struct{} { return c.done }
 
+// Kill ends the daemon with SIGKILL, as a crash would (nothing is flushed,
+// nothing is told to the PBX), and waits for it to be gone.
+func (c *Callrecd) Kill() {
+	_ = c.Cmd.Process.Kill()
+	<-c.done
+}
+
 // Stop sends SIGTERM and waits up to timeout for a clean exit, then SIGKILL.
 func (c *Callrecd) Stop(timeout time.Duration) error {
 	select {

@@ -1,6 +1,9 @@
-// Command cdrserve serves the generated benchmark index through the real API
-// so an outside load generator (wrk) measures the server without sharing its
-// process: it prints a token and the page URLs, then serves for -seconds.
+// Command cdrserve serves the generated benchmark index through callrecd as
+// `callrecd serve` builds it (wiring.Build), so an outside load generator
+// (wrk) measures the server without sharing its process: it prints a token
+// and the page URLs, then serves for -seconds. Its PBX link points at a
+// loopback port nobody listens on and keeps retrying, as serve does while
+// the PBX is away.
 //
 //	go run ./internal/cdrbench/cmd/cdrserve -rows 1000000 -listen 127.0.0.1:18090
 package main
@@ -9,19 +12,18 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"runtime/pprof"
 	"time"
 
-	"github.com/callrecd/callrecd/api"
+	"github.com/callrecd/callrecd/config"
 	"github.com/callrecd/callrecd/internal/cdrbench"
 	"github.com/callrecd/callrecd/store"
+	"github.com/callrecd/callrecd/wiring"
 )
 
 func main() {
@@ -43,26 +45,35 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer st.Close()
-	_, token, err := st.CreateToken(ctx, store.Token{Role: store.RoleAdmin, TenantUUID: cdrbench.Tenant, Description: "cdrserve"})
-	if err != nil {
-		log.Fatal(err)
-	}
+	st.Close()
 	root, err := os.MkdirTemp("", "cdrserve")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(root)
-	h, err := api.New(api.Options{Store: st, StorageRoot: root, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := config.Default()
+	cfg.PBX.Asterisk = config.Asterisk{URL: "http://127.0.0.1:9/ari", Username: "bench", Password: "bench", App: "callrecd",
+		RecordingSpool: root}
+	cfg.Storage = config.Storage{Root: root, MinFree: "1"}
+	cfg.Database.Path = cdrbench.Path(*dir, *rows)
+	cfg.HTTP.Listen = *listen
+	cfg.Tenants = []config.Tenant{{UUID: cdrbench.Tenant, Name: "bench", Default: true}}
+	if err := cfg.Validate(); err != nil {
+		log.Fatal(err)
+	}
+	sys, err := wiring.Build(ctx, cfg, wiring.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		log.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", *listen)
+	defer sys.Close()
+	_, token, err := sys.Store.CreateToken(ctx, store.Token{Role: store.RoleAdmin, TenantUUID: cdrbench.Tenant, Description: "cdrserve"})
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
+	runCtx, cancel := context.WithTimeout(ctx, time.Duration(*seconds)*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- sys.Run(runCtx) }()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -75,11 +86,9 @@ func main() {
 	}
 	fmt.Printf("TOKEN %s\n", token)
 	for _, limit := range []int{20, 100} {
-		fmt.Printf("URL%d %s\n", limit, cdrbench.PageURL(ln.Addr().String(), limit))
+		fmt.Printf("URL%d %s\n", limit, cdrbench.PageURL(sys.Addr().String(), limit))
 	}
-	select {
-	case <-ctx.Done():
-	case <-time.After(time.Duration(*seconds) * time.Second):
+	if err := <-done; err != nil {
+		log.Fatal(err)
 	}
-	srv.Close()
 }

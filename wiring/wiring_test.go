@@ -1,4 +1,4 @@
-package main
+package wiring
 
 import (
 	"context"
@@ -11,7 +11,9 @@ import (
 
 	"github.com/callrecd/callrecd/api"
 	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/executor"
 	"github.com/callrecd/callrecd/media"
+	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -20,9 +22,9 @@ import (
 // acceptingPBX starts whatever it is asked to and remembers it.
 type acceptingPBX struct{ started []string }
 
-func (p *acceptingPBX) StartRecording(_ context.Context, _, name, _ string) (string, error) {
+func (p *acceptingPBX) StartRecording(_ context.Context, _, name string, _ recording.Format) error {
 	p.started = append(p.started, name)
-	return name, nil
+	return nil
 }
 func (p *acceptingPBX) PauseRecording(context.Context, string) error        { return nil }
 func (p *acceptingPBX) ResumeRecording(context.Context, string) error       { return nil }
@@ -32,7 +34,7 @@ func (p *acceptingPBX) Hangup(context.Context, string) error                { re
 
 // Below the free-space floor a new recording is refused: the PBX is never
 // asked, the row says failed and why, the alert gauge and counter move. A
-// recording that started before the disk filled may still re-arm.
+// recording that started before the disk filled still re-arms.
 func TestDiskGuardRefusesNewRecordingsBelowTheFloor(t *testing.T) {
 	ctx := context.Background()
 	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"))
@@ -56,9 +58,18 @@ func TestDiskGuardRefusesNewRecordingsBelowTheFloor(t *testing.T) {
 	guard := newDiskGuard(media.Guard{Root: "/recordings", Floor: media.Floor{Bytes: 1 << 30},
 		Statfs: func(string) (media.Space, error) { return media.Space{Free: free, Total: 100 << 30}, nil }},
 		reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	now := time.Now()
+	guard.now = func() time.Time { return now }
 	pbx := &acceptingPBX{}
 	fe := store.ForEngine{S: s}
-	e := engine.New(engine.Config{PBX: guard.wrapPBX(pbx), Settings: fe, Records: guard.wrapRecords(fe)})
+	e, err := engine.New(engine.Config{Settings: fe, Index: fe, MayStart: guard.MayStart})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := executor.New(executor.Config{Engine: e, PBX: pbx, Records: fe})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	t0 := time.Now()
 	call := func(n int) {
@@ -73,7 +84,7 @@ func TestDiskGuardRefusesNewRecordingsBelowTheFloor(t *testing.T) {
 			engine.ChannelBridged{At: t0, Channel: "u" + id, Bridge: "b" + id},
 			engine.ChannelBridged{At: t0, Channel: "x" + id, Bridge: "b" + id},
 		} {
-			e.Handle(ctx, ev)
+			x.Handle(ctx, ev)
 		}
 	}
 	call(0) // plenty of space
@@ -83,6 +94,7 @@ func TestDiskGuardRefusesNewRecordingsBelowTheFloor(t *testing.T) {
 	first := pbx.started[0]
 
 	free = 100 << 20 // 100 MiB left, floor 1 GiB
+	now = now.Add(guardTTL)
 	call(1)
 	if len(pbx.started) != 1 {
 		t.Fatalf("a recording started below the floor: %v", pbx.started)
@@ -95,22 +107,22 @@ func TestDiskGuardRefusesNewRecordingsBelowTheFloor(t *testing.T) {
 		if r.UUID == first {
 			continue
 		}
-		if r.State != store.StateFailed || !strings.Contains(r.FailureReason, "free") {
+		if r.State != string(recording.StateFailed) || !strings.Contains(r.FailureReason, "free") {
 			t.Fatalf("refused recording row = %+v", r)
 		}
 	}
 	if testutil.ToFloat64(guard.refused) != 1 || testutil.ToFloat64(guard.low) != 1 {
 		t.Fatalf("refused %v, low %v", testutil.ToFloat64(guard.refused), testutil.ToFloat64(guard.low))
 	}
-	// The first recording re-arms on a remaining leg (same name): allowed.
-	if _, err := guard.wrapPBX(pbx).StartRecording(ctx, "xa", first, "wav"); err != nil {
-		t.Fatalf("re-arm refused: %v", err)
-	}
-	// Once it is over for good, its name no longer passes.
-	e.Handle(ctx, engine.Hangup{At: t0, Channel: "ua"})
-	e.Handle(ctx, engine.Hangup{At: t0, Channel: "xa"})
-	if _, err := guard.wrapPBX(pbx).StartRecording(ctx, "xa", first, "wav"); err == nil {
-		t.Fatal("a finished recording's name still bypasses the guard")
+	// The first recording (on the carrier's leg) re-arms on a remaining leg
+	// when that leg leaves and two users still talk: same name, allowed.
+	x.Handle(ctx, engine.ChannelCreated{At: t0, Channel: "va", CallID: "ca", Tenant: tenant, Endpoint: "1001",
+		Role: engine.RoleInternal, CallerNumber: "1001"})
+	x.Handle(ctx, engine.ChannelAnswered{At: t0, Channel: "va"})
+	x.Handle(ctx, engine.ChannelBridged{At: t0, Channel: "va", Bridge: "ba"})
+	x.Handle(ctx, engine.Hangup{At: t0, Channel: "xa"})
+	if len(pbx.started) != 2 || pbx.started[1] != first {
+		t.Fatalf("re-arm below the floor: started %v, want %s again", pbx.started, first)
 	}
 }
 
@@ -144,43 +156,3 @@ callrecd_pbx_reconnects_total 1
 type handlerFunc func(context.Context, engine.Event)
 
 func (f handlerFunc) Handle(ctx context.Context, ev engine.Event) { f(ctx, ev) }
-
-// preparingPBX is an acceptingPBX with the optional engine.Preparer.
-type preparingPBX struct {
-	acceptingPBX
-	prepared, released []string
-}
-
-func (p *preparingPBX) PrepareRecording(_ context.Context, ch, name string) error {
-	p.prepared = append(p.prepared, ch+":"+name)
-	return nil
-}
-func (p *preparingPBX) ReleasePrepared(_ context.Context, name string) error {
-	p.released = append(p.released, name)
-	return nil
-}
-
-// The disk guard's wrapper keeps the PBX's optional Preparer, and only that.
-func TestDiskGuardForwardsPreparer(t *testing.T) {
-	guard := newDiskGuard(media.Guard{Root: "/recordings", Floor: media.Floor{Bytes: 1},
-		Statfs: func(string) (media.Space, error) { return media.Space{Free: 10 << 30, Total: 100 << 30}, nil }},
-		prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if _, ok := guard.wrapPBX(&acceptingPBX{}).(engine.Preparer); ok {
-		t.Fatal("a PBX without Preparer became one")
-	}
-	pbx := &preparingPBX{}
-	w := guard.wrapPBX(pbx)
-	pr, ok := w.(engine.Preparer)
-	if !ok {
-		t.Fatal("the wrapper hides the PBX's Preparer")
-	}
-	ctx := context.Background()
-	_ = pr.PrepareRecording(ctx, "ch", "n1")
-	_ = pr.ReleasePrepared(ctx, "n1")
-	if _, err := w.StartRecording(ctx, "ch", "n2", "wav"); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Join(pbx.prepared, ",") != "ch:n1" || strings.Join(pbx.released, ",") != "n1" || strings.Join(pbx.started, ",") != "n2" {
-		t.Fatalf("prepared %v released %v started %v", pbx.prepared, pbx.released, pbx.started)
-	}
-}

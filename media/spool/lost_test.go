@@ -11,17 +11,16 @@ import (
 )
 
 type openRowsFake struct {
-	engine.Records
+	engine.Index
 	recs []engine.OpenRecording
 }
 
-func (f openRowsFake) OpenCalls(context.Context) ([]engine.OpenCall, error) { return nil, nil }
 func (f openRowsFake) OpenRecordings(context.Context) ([]engine.OpenRecording, error) {
 	return f.recs, nil
 }
 
 // The spool file's last write is the best known time a lost recording ran.
-func TestRecordsOpenRecordingsSeenFromTheSpoolFile(t *testing.T) {
+func TestSeenIndexTakesTheSpoolFilesLastWrite(t *testing.T) {
 	dir := t.TempDir()
 	start := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 	const withFile, without = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"
@@ -31,7 +30,7 @@ func TestRecordsOpenRecordingsSeenFromTheSpoolFile(t *testing.T) {
 	if err := os.Chtimes(path, mtime, mtime); err != nil {
 		t.Fatal(err)
 	}
-	r := Records{Records: openRowsFake{recs: []engine.OpenRecording{
+	r := SeenIndex{Index: openRowsFake{recs: []engine.OpenRecording{
 		{Row: engine.RecordingRow{UUID: withFile, Start: start}, Seen: start},
 		{Row: engine.RecordingRow{UUID: without, Start: start}, Seen: start.Add(time.Second)},
 	}}, C: New(dir, t.TempDir(), nil, nil)}
@@ -41,8 +40,5 @@ func TestRecordsOpenRecordingsSeenFromTheSpoolFile(t *testing.T) {
 	}
 	if !got[0].Seen.Equal(mtime) || !got[1].Seen.Equal(start.Add(time.Second)) {
 		t.Errorf("seen %v / %v, want %v / %v", got[0].Seen, got[1].Seen, mtime, start.Add(time.Second))
-	}
-	if calls, err := (Records{Records: nil, C: r.C}).OpenCalls(context.Background()); calls != nil || err != nil {
-		t.Errorf("without an index: %v %v", calls, err)
 	}
 }

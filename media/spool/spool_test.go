@@ -10,6 +10,7 @@ import (
 
 	"github.com/callrecd/callrecd/engine"
 	"github.com/callrecd/callrecd/media"
+	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
 )
 
@@ -66,7 +67,7 @@ func TestCollectorMovesWhenEngineFinalAndPBXIdle(t *testing.T) {
 			id := "0b7f3c1e-5d2a-4f6b-8c9d-0e1f2a3b4c5d"
 			writeWAV(t, filepath.Join(spoolDir, id+".wav"), 2)
 			start := time.Date(2026, 11, 21, 19, 12, 2, 581e6, time.UTC)
-			row := engine.RecordingRow{UUID: id, CallID: 42, Tenant: tenant, Start: start, Format: "wav", State: engine.StateStopped}
+			row := engine.RecordingRow{UUID: id, CallID: 42, Tenant: tenant, Start: start, Format: "wav", State: recording.StateStopped}
 			setIdle := func() { mu.Lock(); idle = true; mu.Unlock(); c.PBXIdle(id) }
 			if order == "final-then-idle" {
 				c.Final(row)
@@ -81,7 +82,7 @@ func TestCollectorMovesWhenEngineFinalAndPBXIdle(t *testing.T) {
 				mu.Lock()
 				idle = true
 				mu.Unlock()
-				c.Final(engine.RecordingRow{UUID: id, State: engine.StateRecording}) // not final
+				c.Final(engine.RecordingRow{UUID: id, State: recording.StateRecording}) // not final
 				select {
 				case <-moved:
 					t.Fatal("moved before the engine ended the recording")
@@ -117,8 +118,8 @@ func TestCollectorMovesWhenEngineFinalAndPBXIdle(t *testing.T) {
 func TestCollectorMissingFile(t *testing.T) {
 	idx := &fakeIndex{files: map[string]store.FileInfo{}}
 	c := New(t.TempDir(), t.TempDir(), idx, nil)
-	c.Final(engine.RecordingRow{UUID: "a", Tenant: tenant, State: engine.StateFailed})
-	c.Final(engine.RecordingRow{UUID: "b", Tenant: tenant, State: engine.StateStopped})
+	c.Final(engine.RecordingRow{UUID: "a", Tenant: tenant, State: recording.StateFailed})
+	c.Final(engine.RecordingRow{UUID: "b", Tenant: tenant, State: recording.StateStopped})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	c.Run(ctx)
@@ -151,7 +152,7 @@ func runUntilMoved(t *testing.T, c *Collector, n int) []media.File {
 // real ffmpeg, and the index ends up naming the compressed file; the WAV is
 // gone once the new file is verified.
 func TestCollectorTranscodesToTheTenantFormat(t *testing.T) {
-	for _, format := range []media.Format{media.MP3, media.AMR} {
+	for _, format := range []recording.Format{recording.MP3, recording.AMR} {
 		t.Run(string(format), func(t *testing.T) {
 			spoolDir, root := t.TempDir(), t.TempDir()
 			idx := &fakeIndex{files: map[string]store.FileInfo{}}
@@ -160,7 +161,7 @@ func TestCollectorTranscodesToTheTenantFormat(t *testing.T) {
 			id := "0b7f3c1e-5d2a-4f6b-8c9d-0e1f2a3b4c5d"
 			writeWAV(t, filepath.Join(spoolDir, id+".wav"), 3)
 			start := time.Date(2026, 11, 21, 19, 12, 2, 0, time.UTC)
-			c.Final(engine.RecordingRow{UUID: id, CallID: 7, Tenant: tenant, Start: start, Format: string(format), State: engine.StateStopped})
+			c.Final(engine.RecordingRow{UUID: id, CallID: 7, Tenant: tenant, Start: start, Format: format, State: recording.StateStopped})
 			f := runUntilMoved(t, c, 1)[0]
 			fi, _ := idx.get(id)
 			want := "2026-11-21T19_12_02UTC-7-" + id + "." + string(format)
@@ -182,7 +183,7 @@ func TestCollectorTranscodesToTheTenantFormat(t *testing.T) {
 
 type failingTranscoder struct{}
 
-func (failingTranscoder) Transcode(context.Context, string, media.Format) (media.File, error) {
+func (failingTranscoder) Transcode(context.Context, string, recording.Format) (media.File, error) {
 	return media.File{}, media.ErrTools
 }
 
@@ -194,7 +195,7 @@ func TestCollectorKeepsTheWAVWhenTranscodingFails(t *testing.T) {
 	c.Transcoder = failingTranscoder{}
 	id := "0b7f3c1e-5d2a-4f6b-8c9d-0e1f2a3b4c5d"
 	writeWAV(t, filepath.Join(spoolDir, id+".wav"), 1)
-	c.Final(engine.RecordingRow{UUID: id, CallID: 7, Tenant: tenant, Start: time.Now(), Format: "amr", State: engine.StateStopped})
+	c.Final(engine.RecordingRow{UUID: id, CallID: 7, Tenant: tenant, Start: time.Now(), Format: "amr", State: recording.StateStopped})
 	f := runUntilMoved(t, c, 1)[0]
 	fi, _ := idx.get(id)
 	if fi.Format != "wav" || filepath.Ext(fi.Filename) != ".wav" {
@@ -216,8 +217,8 @@ func TestCollectorRecoversEndedRecordingsLeftInTheSpool(t *testing.T) {
 		writeWAV(t, filepath.Join(spoolDir, id+".wav"), 1)
 	}
 	rows := map[string]engine.RecordingRow{
-		ended: {UUID: ended, CallID: 1, Tenant: tenant, Start: time.Now(), Format: "wav", State: engine.StateStopped},
-		live:  {UUID: live, CallID: 2, Tenant: tenant, Start: time.Now(), Format: "wav", State: engine.StateRecording},
+		ended: {UUID: ended, CallID: 1, Tenant: tenant, Start: time.Now(), Format: "wav", State: recording.StateStopped},
+		live:  {UUID: live, CallID: 2, Tenant: tenant, Start: time.Now(), Format: "wav", State: recording.StateRecording},
 	}
 	n, err := c.Recover(context.Background(), func(_ context.Context, uuid string) (engine.RecordingRow, bool, error) {
 		r, ok := rows[uuid]

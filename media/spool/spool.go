@@ -4,10 +4,11 @@
 // A recording's file is final when two things are true, in either order:
 // the engine has ended the recording (its row is stopped or failed) and the
 // PBX adapter has no part of it live and nothing queued for it (the last
-// part's RecordingFinished arrived). The engine reports the first through its
-// Records (wrap them with Records), the adapter the second through its idle
-// hook (PBXIdle) and its Idle query. The engine stays pure: it never hears of
-// files.
+// part's RecordingFinished arrived). The executor reports the first (Final,
+// on the engine's RecordingFinal effect), the adapter the second through its
+// idle hook (PBXIdle) and its Idle query. The engine stays pure: it never
+// hears of files. The collector knows nothing of the PBX but the folder it
+// writes to.
 package spool
 
 import (
@@ -22,6 +23,7 @@ import (
 
 	"github.com/callrecd/callrecd/engine"
 	"github.com/callrecd/callrecd/media"
+	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
 )
 
@@ -33,7 +35,7 @@ type Index interface {
 // Transcoder turns a placed WAV into the tenant's format (media.Transcoder):
 // the WAV is removed only once the new file is verified.
 type Transcoder interface {
-	Transcode(ctx context.Context, wavPath string, f media.Format) (media.File, error)
+	Transcode(ctx context.Context, wavPath string, f recording.Format) (media.File, error)
 }
 
 // Collector moves finished recordings. Create it with New, run Run.
@@ -74,9 +76,9 @@ func New(spool, root string, index Index, log *slog.Logger) *Collector {
 }
 
 // Final notes that the engine ended a recording (row state stopped or
-// failed). Cheap: it is called with the engine's lock held.
+// failed), once its row is written.
 func (c *Collector) Final(row engine.RecordingRow) {
-	if row.State != engine.StateStopped && row.State != engine.StateFailed {
+	if row.State != recording.StateStopped && row.State != recording.StateFailed {
 		return
 	}
 	c.mu.Lock()
@@ -144,28 +146,28 @@ func (c *Collector) move(ctx context.Context, row engine.RecordingRow) {
 		}
 	}()
 	if _, err := os.Lstat(src); errors.Is(err, fs.ErrNotExist) {
-		if row.State == engine.StateStopped {
+		if row.State == recording.StateStopped {
 			c.log.Warn("recording stopped but no file in the PBX spool", "recording", row.UUID, "path", src)
 			c.count(false)
 		}
 		return
 	}
-	f, err := c.mover.Place(c.root, src, row.Tenant, media.Name{
-		Start: row.Start.UTC().Truncate(time.Second), CallID: row.CallID, RecordingUUID: row.UUID, Format: media.WAV})
+	f, err := c.mover.Place(c.root, src, row.Tenant, recording.Name{
+		Start: row.Start.UTC().Truncate(time.Second), CallID: row.CallID, RecordingUUID: row.UUID, Format: recording.WAV})
 	if err != nil {
 		c.log.Error("moving a recording into the storage layout failed; the file stays in the spool",
 			"recording", row.UUID, "src", src, "err", err)
 		c.count(false)
 		return
 	}
-	fi := store.FileInfo{Filename: filepath.Base(f.Path), Format: string(media.WAV), Size: f.Size, Duration: f.Duration, SHA256: f.SHA256}
+	fi := store.FileInfo{Filename: filepath.Base(f.Path), Format: string(recording.WAV), Size: f.Size, Duration: f.Duration, SHA256: f.SHA256}
 	if err := c.index.SetRecordingFile(ctx, row.UUID, fi); err != nil {
 		c.log.Error("recording file placed but not indexed", "recording", row.UUID, "path", f.Path, "err", err)
 		c.count(false)
 		return
 	}
 	c.log.Info("recording file in place", "recording", row.UUID, "path", f.Path, "bytes", f.Size, "duration", f.Duration)
-	if want := media.Format(row.Format); c.Transcoder != nil && (want == media.MP3 || want == media.AMR) {
+	if want := recording.Format(row.Format); c.Transcoder != nil && (want == recording.MP3 || want == recording.AMR) {
 		f = c.transcode(ctx, row, f, want)
 	}
 	c.count(true)
@@ -176,7 +178,7 @@ func (c *Collector) move(ctx context.Context, row engine.RecordingRow) {
 
 // transcode converts the placed WAV and re-indexes the recording under its
 // new file. On any failure the WAV and its index entry stay as they are.
-func (c *Collector) transcode(ctx context.Context, row engine.RecordingRow, wav media.File, want media.Format) media.File {
+func (c *Collector) transcode(ctx context.Context, row engine.RecordingRow, wav media.File, want recording.Format) media.File {
 	out, err := c.Transcoder.Transcode(ctx, wav.Path, want)
 	if err != nil {
 		c.log.Error("transcoding failed; the recording stays in WAV", "recording", row.UUID, "format", want, "err", err)
@@ -210,14 +212,14 @@ func (c *Collector) Recover(ctx context.Context, find func(ctx context.Context, 
 			continue
 		}
 		uuid := name[:len(name)-len(".wav")]
-		if media.ValidateUUID(uuid) != nil {
+		if recording.ValidateUUID(uuid) != nil {
 			continue // not one of ours
 		}
 		row, found, err := find(ctx, uuid)
 		if err != nil {
 			return n, err
 		}
-		if !found || (row.State != engine.StateStopped && row.State != engine.StateFailed) {
+		if !found || (row.State != recording.StateStopped && row.State != recording.StateFailed) {
 			continue
 		}
 		c.mu.Lock()
@@ -243,25 +245,4 @@ func (c *Collector) count(ok bool) {
 		c.fails++
 	}
 	c.mu.Unlock()
-}
-
-// Records wraps the engine's Records so the collector hears of every
-// recording the engine ends.
-type Records struct {
-	engine.Records
-	C *Collector
-}
-
-// CreateRecording passes through (a recording can be created failed).
-func (r Records) CreateRecording(ctx context.Context, row engine.RecordingRow) error {
-	err := r.Records.CreateRecording(ctx, row)
-	r.C.Final(row)
-	return err
-}
-
-// UpdateRecording passes through and tells the collector of final states.
-func (r Records) UpdateRecording(ctx context.Context, row engine.RecordingRow) error {
-	err := r.Records.UpdateRecording(ctx, row)
-	r.C.Final(row)
-	return err
 }

@@ -1,0 +1,142 @@
+//go:build lab
+
+package integration
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/callrecd/callrecd/internal/lab"
+	"github.com/callrecd/callrecd/recording"
+	"github.com/callrecd/callrecd/store"
+)
+
+// buildCallrecd builds the real binary for a test; TEST_CALLRECD_BIN names
+// another build to run the same story against (e.g. an older commit's).
+func buildCallrecd(t *testing.T) string {
+	t.Helper()
+	if bin := os.Getenv("TEST_CALLRECD_BIN"); bin != "" {
+		return bin
+	}
+	bin := filepath.Join(t.TempDir(), "callrecd")
+	cmd := exec.Command("go", "build", "-o", bin, "../cmd/callrecd")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/callrecd: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// `callrecd serve` itself, SIGKILLed while a recorded call runs; the call
+// ends while it is down. The next `callrecd serve` closes what the crash
+// left open: the recording stopped with stop_reason pbx_lost at about when
+// the call ended (the spool file's last write), the call ended, and the
+// file moved into the layout. (Before the engine declared its index in
+// engine.Config, serve's wrapped Records hid it and the rows stayed open
+// forever, while the hand-wired harness passed.)
+func TestServeClosesRowsACrashLeftOpen(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := lab.CheckUp(ctx); err != nil {
+		t.Fatalf("the Asterisk lab is not up (scripts/asterisk-lab up): %v", err)
+	}
+	bin := buildCallrecd(t)
+	dir := t.TempDir()
+	cfg := lab.CallrecdConfig{Bin: bin, Dir: dir, Import: "../testdata/import.example.yaml"}
+	first, err := lab.StartCallrecd(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(dir, "callrecd.log"))
+			t.Logf("callrecd log:\n%s", log)
+		}
+	}()
+	drv, err := lab.NewDriver(ctx, lab.DefaultDriverConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drv.Close()
+	// The carrier calls Alice (1001), who records incoming external calls.
+	carrier, err := drv.CallFromCarrier(ctx, "+4915112345678", "49305551001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := drv.Incoming(ctx, "1001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.WaitUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenCurrent(ctx, first.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var rec store.Recording
+	eventually(t, 5*time.Second, "the recording row", func() bool {
+		rs, err := st.ListRecordings(ctx, store.RecordingFilter{Tenant: lab.DemoTenant})
+		if err != nil || len(rs) != 1 || rs[0].State != string(recording.StateRecording) {
+			return false
+		}
+		rec = rs[0]
+		return true
+	})
+	time.Sleep(1500 * time.Millisecond) // some audio in the spool file
+
+	first.Kill()
+	if err := carrier.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.WaitEnded(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ended := time.Now()
+	time.Sleep(time.Second) // the call is over well before callrecd is back
+
+	cfg.Import = ""
+	second, err := lab.StartCallrecd(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Stop(10 * time.Second)
+	eventually(t, 10*time.Second, "the recording closed with its file in place", func() bool {
+		r, err := st.GetRecording(ctx, lab.DemoTenant, rec.UUID)
+		if err == nil {
+			rec = r
+		}
+		return err == nil && !r.Live() && r.SHA256 != ""
+	})
+	if rec.State != string(recording.StateStopped) || rec.StopReason != string(recording.StopPBXLost) || rec.End == nil {
+		t.Fatalf("recording after the restart: state %s, stop reason %s, end %v", rec.State, rec.StopReason, rec.End)
+	}
+	if d := rec.End.Sub(ended); d < -2*time.Second || d > 2*time.Second {
+		t.Errorf("recording end %s, want about when the call ended (%s)", rec.End.Format(time.RFC3339Nano), ended.Format(time.RFC3339Nano))
+	}
+	c, err := st.GetCall(ctx, lab.DemoTenant, rec.CallID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.End == nil {
+		t.Fatalf("call %d still open after the restart", c.ID)
+	}
+	if rs, err := st.ListRecordings(ctx, store.RecordingFilter{Tenant: lab.DemoTenant}); err != nil || len(rs) != 1 {
+		t.Fatalf("recordings after the restart: %d, %v (want the one)", len(rs), err)
+	}
+}
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for: %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,29 @@
+package spool
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/callrecd/callrecd/engine"
+)
+
+// SeenIndex is the engine's Index, which knows better when a recording was
+// last running: the PBX wrote its spool file until it stopped.
+type SeenIndex struct {
+	engine.Index
+	C *Collector
+}
+
+// OpenRecordings passes through, each Seen moved to its spool file's last
+// write when that is later.
+func (r SeenIndex) OpenRecordings(ctx context.Context) ([]engine.OpenRecording, error) {
+	out, err := r.Index.OpenRecordings(ctx)
+	for i := range out {
+		fi, serr := os.Stat(filepath.Join(r.C.spool, out[i].Row.UUID+".wav"))
+		if serr == nil && fi.ModTime().After(out[i].Seen) {
+			out[i].Seen = fi.ModTime().UTC()
+		}
+	}
+	return out, err
+}

@@ -1,0 +1,91 @@
+package wiring
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/callrecd/callrecd/ari"
+	"github.com/callrecd/callrecd/config"
+	"github.com/callrecd/callrecd/media"
+	"github.com/callrecd/callrecd/media/spool"
+	"github.com/callrecd/callrecd/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// asteriskLink is the Asterisk side: the ARI adapter and the collector that
+// moves finished recordings from Asterisk's spool into the storage layout.
+// The adapter prepares recordings (spare snoops), so it is the executor's
+// Preparer too.
+type asteriskLink struct {
+	adapter   *ari.Adapter
+	collector *spool.Collector
+	store     *store.Store
+	log       *slog.Logger
+}
+
+func newAsteriskLink(cfg config.Config, root string, s *store.Store, opts Options, log *slog.Logger) linkParts {
+	ast := cfg.PBX.Asterisk
+	m := ari.Mapping{TrunkEndpoints: cfg.Trunks.Endpoints, TrunkEndpointPrefixes: cfg.Trunks.EndpointPrefixes}
+	for _, t := range cfg.Tenants {
+		m.Tenants = append(m.Tenants, ari.TenantRule{UUID: t.UUID, Contexts: t.Contexts,
+			EndpointPrefixes: t.EndpointPrefixes, Default: t.Default})
+	}
+	acfg := ari.Config{URL: ast.URL, Username: ast.Username, Password: ast.Password, App: ast.App,
+		RequestTimeout: cfg.PBX.RequestTimeout, ConnectTimeout: cfg.PBX.ConnectTimeout,
+		MaxBackoff: cfg.PBX.ReconnectMaxBackoff, Mapping: m}
+	if opts.TuneARI != nil {
+		opts.TuneARI(&acfg)
+	}
+	plog := log.With("pbx", "asterisk")
+	adapter := ari.NewAdapter(acfg, plog)
+	coll := spool.New(ast.RecordingSpool, root, s, log.With("component", "spool"))
+	coll.Transcoder = media.Transcoder{}
+	coll.Idle, coll.Forget = adapter.Idle, adapter.Forget
+	adapter.OnIdle = coll.PBXIdle
+	l := &asteriskLink{adapter: adapter, collector: coll, store: s, log: plog}
+	return linkParts{link: l, pbx: adapter, preparer: adapter, final: coll.Final, ari: adapter,
+		index: spool.SeenIndex{Index: store.ForEngine{S: s}, C: coll}}
+}
+
+// Ready is nil once the events websocket is up, the first re-sync was read
+// and every event received so far was handled.
+func (l *asteriskLink) Ready() error {
+	switch {
+	case !l.adapter.Connected():
+		return errors.New("disconnected")
+	case l.adapter.Stats().Resyncs == 0:
+		return errors.New("connected, first re-sync not read yet")
+	}
+	return nil
+}
+
+// register exposes the adapter's and the collector's counters: a tripped
+// watchdog or a file that could not be moved needs an administrator.
+func (l *asteriskLink) register(reg prometheus.Registerer) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callrecd_pbx_watchdog_trips_total",
+			Help: "Times the ARI watchdog found the link dead while it looked up, and forced a reconnect."},
+			func() float64 { return float64(l.adapter.WatchdogTrips()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callrecd_recording_files_moved_total",
+			Help: "Finished recordings moved from the PBX spool into the storage layout."},
+			func() float64 { moved, _ := l.collector.Stats(); return float64(moved) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callrecd_recording_files_failed_total",
+			Help: "Finished recordings that could not be moved or indexed (the file stays in the spool; alert on it)."},
+			func() float64 { _, failed := l.collector.Stats(); return float64(failed) }),
+	)
+}
+
+func (l *asteriskLink) Run(ctx context.Context, h handler) error {
+	// Files a previous run left in the spool for ended recordings are
+	// moved first: a crash between a recording's end and its move loses
+	// nothing.
+	if _, err := l.collector.Recover(ctx, store.ForEngine{S: l.store}.FindRecording); err != nil {
+		l.log.Error("cannot read the recording spool", "err", err)
+	}
+	done := make(chan struct{})
+	go func() { l.collector.Run(ctx); close(done) }()
+	err := l.adapter.Run(ctx, h)
+	<-done // the store closes after Run returns: let queued moves finish first
+	return err
+}
