@@ -74,7 +74,7 @@ func (in tenantInput) apply(t *store.Tenant) error {
 		t.Format = *in.Format
 	}
 	if in.OnlineRecordMode != nil {
-		if *in.OnlineRecordMode != store.OnlineRecordPause && *in.OnlineRecordMode != store.OnlineRecordStop {
+		if !recording.OnlineRecordMode(*in.OnlineRecordMode).Valid() {
 			return errInvalid("online_record_mode", "pause or stop")
 		}
 		t.OnlineRecordMode = *in.OnlineRecordMode

@@ -391,7 +391,7 @@ func TestStar3(t *testing.T) {
 			setup: func(h *harness) {
 				h.user("1001", func(u *User) { online(u); outInt(u) })
 				h.user("1002", nil)
-				h.policy("acme", func(p *TenantPolicy) { p.StarMode = StarStop })
+				h.policy("acme", func(p *TenantPolicy) { p.OnlineRecordMode = recording.OnlineRecordStop })
 			},
 			run: func(h *harness) {
 				internalCall(h)

@@ -118,7 +118,7 @@ func (e *Engine) onlineAction(ctx context.Context, ch *channel, act dtmfAction, 
 		switch {
 		case rec == nil:
 			e.startRec(c, recording.ByDTMF, pol, at)
-		case pol.StarMode == StarStop:
+		case pol.OnlineRecordMode == recording.OnlineRecordStop:
 			c.autoOff = true
 			e.stopRec(rec, recording.StopDTMF, at)
 			if pol.Announcements {

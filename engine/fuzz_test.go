@@ -207,7 +207,7 @@ func FuzzEventSequence(f *testing.F) {
 		data = data[1:]
 		h.policy("acme", func(p *TenantPolicy) {
 			if cfg&1 != 0 {
-				p.StarMode = StarStop
+				p.OnlineRecordMode = recording.OnlineRecordStop
 			}
 			p.Announcements = cfg&2 != 0
 			p.AudioRecordingEnabled = cfg&4 == 0

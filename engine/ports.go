@@ -51,15 +51,6 @@ type systemClock struct{}
 
 func (systemClock) Now() time.Time { return time.Now() }
 
-// StarMode is what *3 does to a running recording.
-type StarMode string
-
-// *3 modes.
-const (
-	StarPause StarMode = "pause" // Wazo: start → pause → resume → pause …
-	StarStop  StarMode = "stop"  // start → stop → start (a new recording) …
-)
-
 // FeatureCode is one tenant feature extension.
 type FeatureCode struct {
 	Code    string // e.g. "*3"; "" means the default code
@@ -77,11 +68,11 @@ type Features struct {
 // TenantPolicy is a tenant's recording settings.
 type TenantPolicy struct {
 	AudioRecordingEnabled    bool
-	RecordExternalToExternal bool             // default false: stop on ext↔ext
-	StarMode                 StarMode         // "" = StarPause
-	Announcements            bool             // play started/paused/... prompts
-	DTMFTimeout              time.Duration    // inter-digit timeout; 0 = 3 s
-	Format                   recording.Format // "" = WAV
+	RecordExternalToExternal bool                       // default false: stop on ext↔ext
+	OnlineRecordMode         recording.OnlineRecordMode // what *3 does; "" = pause
+	Announcements            bool                       // play started/paused/... prompts
+	DTMFTimeout              time.Duration              // inter-digit timeout; 0 = 3 s
+	Format                   recording.Format           // "" = WAV
 	Features                 Features
 }
 
@@ -91,21 +82,21 @@ type TenantPolicy struct {
 func DefaultTenantPolicy() TenantPolicy {
 	return TenantPolicy{
 		AudioRecordingEnabled: true,
-		StarMode:              StarPause,
+		OnlineRecordMode:      recording.OnlineRecordPause,
 		DTMFTimeout:           3 * time.Second,
 		Format:                recording.WAV,
 		Features: Features{
-			CallRecord:   FeatureCode{Code: "*26", Enabled: true},
-			OnlineRecord: FeatureCode{Code: "*3", Enabled: true},
-			Pause:        FeatureCode{Code: "*48", Enabled: true},
-			Resume:       FeatureCode{Code: "*49", Enabled: true},
+			CallRecord:   FeatureCode{Code: recording.DefaultCode(recording.FeatureCallRecord), Enabled: true},
+			OnlineRecord: FeatureCode{Code: recording.DefaultCode(recording.FeatureOnlineRecord), Enabled: true},
+			Pause:        FeatureCode{Code: recording.DefaultCode(recording.FeaturePause), Enabled: true},
+			Resume:       FeatureCode{Code: recording.DefaultCode(recording.FeatureResume), Enabled: true},
 		},
 	}
 }
 
 func (p TenantPolicy) normalized() TenantPolicy {
-	if p.StarMode != StarStop {
-		p.StarMode = StarPause
+	if p.OnlineRecordMode != recording.OnlineRecordStop {
+		p.OnlineRecordMode = recording.OnlineRecordPause
 	}
 	if p.DTMFTimeout <= 0 {
 		p.DTMFTimeout = 3 * time.Second

@@ -1,6 +1,9 @@
 package recording
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Format is a recording file format; its value is the file extension (lower
 // case) and what tenants.format and recordings.format hold.
@@ -18,13 +21,7 @@ const (
 func Formats() []Format { return []Format{WAV, MP3, AMR} }
 
 // Valid reports whether f is one of Formats.
-func (f Format) Valid() bool {
-	switch f {
-	case WAV, MP3, AMR:
-		return true
-	}
-	return false
-}
+func (f Format) Valid() bool { return slices.Contains(Formats(), f) }
 
 // ParseFormat accepts "wav", "mp3" or "amr" (the extension, lower case).
 func ParseFormat(s string) (Format, error) {

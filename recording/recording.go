@@ -11,6 +11,8 @@
 // migration.
 package recording
 
+import "slices"
+
 // State is a recording's state, as the index's recordings.state column
 // holds it.
 type State string
@@ -43,13 +45,7 @@ func States() []State {
 }
 
 // Valid reports whether s is one of States.
-func (s State) Valid() bool {
-	switch s {
-	case StatePending, StateRecording, StatePaused, StateStopped, StateFailed, StateMissing, StateCorrupt:
-		return true
-	}
-	return false
-}
+func (s State) Valid() bool { return slices.Contains(States(), s) }
 
 // Live reports whether a recording in this state may still be running on the
 // PBX, so its file may still be written and must not be touched: pending,
@@ -88,13 +84,7 @@ func StartedBys() []StartedBy {
 }
 
 // Valid reports whether b is one of StartedBys.
-func (b StartedBy) Valid() bool {
-	switch b {
-	case ByPolicy, ByDTMF, ByAPI, BySIPMessage:
-		return true
-	}
-	return false
-}
+func (b StartedBy) Valid() bool { return slices.Contains(StartedBys(), b) }
 
 // StopReason says why a recording stopped (recordings.stop_reason; empty,
 // NULL in the index, until it has).
@@ -126,13 +116,7 @@ func StopReasons() []StopReason {
 }
 
 // Valid reports whether r is one of StopReasons (the empty reason is not).
-func (r StopReason) Valid() bool {
-	switch r {
-	case StopHangup, StopDTMF, StopAPI, StopSIPMessage, StopExternalToExternal, StopPBXLost, StopFailed:
-		return true
-	}
-	return false
-}
+func (r StopReason) Valid() bool { return slices.Contains(StopReasons(), r) }
 
 // Feature names a feature extension, as Wazo's /extensions/features calls
 // it (feature_extensions.feature).
@@ -176,3 +160,18 @@ func DefaultCode(f Feature) string {
 	}
 	return ""
 }
+
+// OnlineRecordMode is what *3 does to a running recording (a tenant's
+// online_record_mode).
+type OnlineRecordMode string
+
+// *3 modes.
+const (
+	// OnlineRecordPause is Wazo's: start, then pause, resume, pause … one file.
+	OnlineRecordPause OnlineRecordMode = "pause"
+	// OnlineRecordStop: start, stop, start … a new recording each time.
+	OnlineRecordStop OnlineRecordMode = "stop"
+)
+
+// Valid reports whether m is pause or stop.
+func (m OnlineRecordMode) Valid() bool { return m == OnlineRecordPause || m == OnlineRecordStop }

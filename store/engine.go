@@ -121,7 +121,7 @@ func (f ForEngine) loadTenantPolicy(ctx context.Context, tenant string) (engine.
 	p := engine.TenantPolicy{
 		AudioRecordingEnabled:    t.AudioRecordingEnabled,
 		RecordExternalToExternal: t.RecordExternalToExternal,
-		StarMode:                 engine.StarMode(t.OnlineRecordMode),
+		OnlineRecordMode:         recording.OnlineRecordMode(t.OnlineRecordMode),
 		Announcements:            t.AnnounceRecording,
 		DTMFTimeout:              t.DTMFTimeout,
 		Format:                   recording.Format(t.Format),

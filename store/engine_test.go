@@ -129,12 +129,12 @@ func TestEngineOnStore(t *testing.T) {
 
 	// Policy reads come from the tenant's settings and feature codes.
 	tn, _ := s.GetTenant(ctx, tenantA)
-	tn.OnlineRecordMode, tn.RecordExternalToExternal = OnlineRecordStop, true
+	tn.OnlineRecordMode, tn.RecordExternalToExternal = string(recording.OnlineRecordStop), true
 	if _, err := s.UpdateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
 	p, err := ForEngine{s}.TenantPolicy(ctx, tenantA)
-	if err != nil || p.StarMode != engine.StarStop || !p.RecordExternalToExternal ||
+	if err != nil || p.OnlineRecordMode != recording.OnlineRecordStop || !p.RecordExternalToExternal ||
 		p.Features.OnlineRecord.Code != "*3" || p.Features.CallRecord.Code != "*26" || !p.Features.Pause.Enabled {
 		t.Fatalf("policy = %+v, %v", p, err)
 	}

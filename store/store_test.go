@@ -134,7 +134,7 @@ func TestTenantCreateReadUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !got.AudioRecordingEnabled || got.RecordExternalToExternal || got.Format != string(recording.WAV) ||
-		got.OnlineRecordMode != OnlineRecordPause || got.DTMFTimeout != 3*time.Second || got.Timezone != "UTC" {
+		got.OnlineRecordMode != string(recording.OnlineRecordPause) || got.DTMFTimeout != 3*time.Second || got.Timezone != "UTC" {
 		t.Fatalf("defaults wrong: %+v", got)
 	}
 	days := 90

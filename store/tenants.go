@@ -9,12 +9,6 @@ import (
 	"github.com/callrecd/callrecd/recording"
 )
 
-// What *3 does to a running recording.
-const (
-	OnlineRecordPause = "pause" // Wazo: pause, and the next *3 resumes
-	OnlineRecordStop  = "stop"  // stop; the next *3 starts a second recording
-)
-
 // Retention in days; nil keeps forever.
 type Retention struct {
 	CDRDays       *int `json:"cdr_days"`
@@ -48,7 +42,7 @@ func NewTenant(uuid, name string) Tenant {
 		Name:                  name,
 		AudioRecordingEnabled: true,
 		Format:                string(recording.WAV),
-		OnlineRecordMode:      OnlineRecordPause,
+		OnlineRecordMode:      string(recording.OnlineRecordPause),
 		DTMFTimeout:           3 * time.Second,
 		Timezone:              "UTC",
 	}
