@@ -153,7 +153,7 @@ func openAPIDoc(routes []route) map[string]any {
 		"Tenant": obj(map[string]any{"uuid": str, "name": str, "audio_recording_enabled": boolean,
 			"video_recording_enabled": boolean, "record_external_to_external": boolean,
 			"format":             map[string]any{"type": "string", "enum": enum(recording.Formats())},
-			"online_record_mode": map[string]any{"type": "string", "enum": []string{"pause", "stop"}},
+			"online_record_mode": map[string]any{"type": "string", "enum": enum(recording.OnlineRecordModes())},
 			"announce_recording": boolean, "dtmf_timeout_ms": integer,
 			"retention": obj(map[string]any{"cdr_days": nint, "recording_days": nint, "export_days": nint}),
 			"timezone":  str, "created_at": str, "updated_at": str}),

@@ -90,13 +90,6 @@ func (x *Executor) Handle(ctx context.Context, ev engine.Event) {
 	x.apply(ctx, x.eng.Handle(ctx, ev))
 }
 
-// Apply carries out effects decided elsewhere (tests, tools).
-func (x *Executor) Apply(ctx context.Context, fx []engine.Effect) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.apply(ctx, fx)
-}
-
 func (x *Executor) apply(ctx context.Context, fx []engine.Effect) {
 	for round := 0; len(fx) > 0; round++ {
 		if round == maxRounds {

@@ -173,5 +173,8 @@ const (
 	OnlineRecordStop OnlineRecordMode = "stop"
 )
 
-// Valid reports whether m is pause or stop.
-func (m OnlineRecordMode) Valid() bool { return m == OnlineRecordPause || m == OnlineRecordStop }
+// OnlineRecordModes lists both modes.
+func OnlineRecordModes() []OnlineRecordMode { return []OnlineRecordMode{OnlineRecordPause, OnlineRecordStop} }
+
+// Valid reports whether m is one of OnlineRecordModes.
+func (m OnlineRecordMode) Valid() bool { return slices.Contains(OnlineRecordModes(), m) }

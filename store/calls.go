@@ -124,16 +124,6 @@ func (s *Store) UpdateCall(ctx context.Context, c Call) error {
 	return checkAffected("update call", res, err)
 }
 
-// OpenCallByPBXID finds the call with this PBX call id that has not ended.
-func (s *Store) OpenCallByPBXID(ctx context.Context, tenant, pbxCallID string) (Call, error) {
-	c, err := scanCall(s.q.QueryRowContext(ctx, `SELECT `+callColumns+` FROM calls
-		WHERE tenant_uuid = ? AND pbx_call_id = ? AND end_at IS NULL`, tenant, pbxCallID))
-	if err != nil {
-		return Call{}, classify("open call "+pbxCallID, err)
-	}
-	return c, nil
-}
-
 // SetCallAnswered records the answer time once; a later duplicate is ignored.
 func (s *Store) SetCallAnswered(ctx context.Context, id int64, at time.Time) error {
 	res, err := s.q.ExecContext(ctx, `UPDATE calls SET answer_at = coalesce(answer_at, ?) WHERE id = ?`, micros(at), id)

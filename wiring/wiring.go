@@ -45,6 +45,9 @@ type Options struct {
 	// TuneARI adjusts the ARI adapter's settings that the configuration
 	// does not expose (e.g. a fast watchdog in tests).
 	TuneARI func(*ari.Config)
+	// Statfs reads the storage's free space (nil: the real disk); tests
+	// fill the disk this way.
+	Statfs func(path string) (media.Space, error)
 }
 
 // System is callrecd, built and ready to Run.
@@ -118,7 +121,10 @@ func Build(ctx context.Context, cfg config.Config, opts Options) (_ *System, err
 	if sys.Metrics, err = api.NewMetrics(sys.Registry); err != nil {
 		return nil, err
 	}
-	guard := newDiskGuard(media.Guard{Root: sys.Root, Floor: cfg.Storage.Floor()}, sys.Registry, log)
+	guard := newDiskGuard(media.Guard{Root: sys.Root, Floor: cfg.Storage.Floor(), Statfs: opts.Statfs}, sys.Registry, log)
+	if opts.Clock != nil {
+		guard.now = opts.Clock.Now
+	}
 	if err := guard.MayStart(); err != nil {
 		log.Error("storage is below its free-space floor: new recordings will be refused", "err", err)
 	}

@@ -2,16 +2,14 @@ package wiring
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/callrecd/callrecd/api"
+	"github.com/callrecd/callrecd/config"
 	"github.com/callrecd/callrecd/engine"
-	"github.com/callrecd/callrecd/executor"
 	"github.com/callrecd/callrecd/media"
 	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
@@ -19,59 +17,55 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// acceptingPBX starts whatever it is asked to and remembers it.
-type acceptingPBX struct{ started []string }
+const tenant = "2c34c282-433e-4bb8-8d56-fec14ff7e1e9"
 
-func (p *acceptingPBX) StartRecording(_ context.Context, _, name string, _ recording.Format) error {
-	p.started = append(p.started, name)
-	return nil
-}
-func (p *acceptingPBX) PauseRecording(context.Context, string) error        { return nil }
-func (p *acceptingPBX) ResumeRecording(context.Context, string) error       { return nil }
-func (p *acceptingPBX) StopRecording(context.Context, string) error         { return nil }
-func (p *acceptingPBX) Play(context.Context, []string, engine.Prompt) error { return nil }
-func (p *acceptingPBX) Hangup(context.Context, string) error                { return nil }
-
-// Below the free-space floor a new recording is refused: the PBX is never
-// asked, the row says failed and why, the alert gauge and counter move. A
-// recording that started before the disk filled still re-arms.
-func TestDiskGuardRefusesNewRecordingsBelowTheFloor(t *testing.T) {
-	ctx := context.Background()
-	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"))
+// newTestSystem builds callrecd as serve does, on a fresh database and
+// storage under the test's folder, with 1 GiB as the free-space floor. Its
+// ARI adapter points at a port nobody listens on and is not run: the
+// commands it is given go nowhere, so the tests drive the executor with
+// PBX events themselves.
+func newTestSystem(t *testing.T, opts Options) *System {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.PBX.Asterisk = config.Asterisk{URL: "http://127.0.0.1:9/ari", Username: "u", Password: "p", App: "callrecd",
+		RecordingSpool: dir}
+	cfg.Storage = config.Storage{Root: filepath.Join(dir, "recordings"), MinFree: "1GiB"}
+	cfg.Database.Path = filepath.Join(dir, "callrecd.db")
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Tenants = []config.Tenant{{UUID: tenant, Name: "Acme", Default: true}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	sys, err := Build(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	if _, err := s.Migrate(ctx, 0); err != nil {
-		t.Fatal(err)
-	}
-	const tenant = "2c34c282-433e-4bb8-8d56-fec14ff7e1e9"
-	if _, err := s.EnsureTenant(ctx, tenant, "Acme", nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.CreateUser(ctx, store.User{UUID: "b2e98781-7118-4010-8da3-b93b1b7e1389", TenantUUID: tenant,
+	t.Cleanup(sys.Close)
+	return sys
+}
+
+type clock struct{ t time.Time }
+
+func (c *clock) Now() time.Time { return c.t }
+
+// Below the free-space floor a new recording is refused, on callrecd as
+// Build makes it: the PBX is never asked, the row says failed and why, the
+// alert gauge and counter move. A recording that started before the disk
+// filled still re-arms on a remaining leg. (The ARI adapter is built but
+// not connected: the commands it is given go nowhere.)
+func TestDiskGuardRefusesNewRecordingsBelowTheFloor(t *testing.T) {
+	ctx := context.Background()
+	free := uint64(10 << 30)
+	clk := &clock{t: time.Now()}
+	sys := newTestSystem(t, Options{Clock: clk,
+		Statfs: func(string) (media.Space, error) { return media.Space{Free: free, Total: 100 << 30}, nil }})
+	if _, err := sys.Store.CreateUser(ctx, store.User{UUID: "b2e98781-7118-4010-8da3-b93b1b7e1389", TenantUUID: tenant,
 		Extension: "1001", Endpoints: []string{"1001"}, CallRecordOutgoingExternalEnabled: true}); err != nil {
 		t.Fatal(err)
 	}
-	free := uint64(10 << 30)
-	reg := prometheus.NewRegistry()
-	guard := newDiskGuard(media.Guard{Root: "/recordings", Floor: media.Floor{Bytes: 1 << 30},
-		Statfs: func(string) (media.Space, error) { return media.Space{Free: free, Total: 100 << 30}, nil }},
-		reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	now := time.Now()
-	guard.now = func() time.Time { return now }
-	pbx := &acceptingPBX{}
-	fe := store.ForEngine{S: s}
-	e, err := engine.New(engine.Config{Settings: fe, Index: fe, MayStart: guard.MayStart})
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := executor.New(executor.Config{Engine: e, PBX: pbx, Records: fe})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	t0 := time.Now()
+	x := sys.Executor
+	t0 := clk.t
 	call := func(n int) {
 		id := string(rune('a' + n))
 		for _, ev := range []engine.Event{
@@ -88,41 +82,54 @@ func TestDiskGuardRefusesNewRecordingsBelowTheFloor(t *testing.T) {
 		}
 	}
 	call(0) // plenty of space
-	if len(pbx.started) != 1 {
-		t.Fatalf("started %v", pbx.started)
+	first, err := x.Call(tenant, "ca")
+	if err != nil || len(first.Recordings) != 1 || first.Recordings[0].State != recording.StateRecording {
+		t.Fatalf("with space: %+v, %v", first, err)
 	}
-	first := pbx.started[0]
 
 	free = 100 << 20 // 100 MiB left, floor 1 GiB
-	now = now.Add(guardTTL)
+	clk.t = clk.t.Add(guardTTL)
 	call(1)
-	if len(pbx.started) != 1 {
-		t.Fatalf("a recording started below the floor: %v", pbx.started)
-	}
-	recs, err := s.ListRecordings(ctx, store.RecordingFilter{Tenant: tenant})
+	recs, err := sys.Store.ListRecordings(ctx, store.RecordingFilter{Tenant: tenant})
 	if err != nil || len(recs) != 2 {
 		t.Fatalf("recordings %v, %v", recs, err)
 	}
 	for _, r := range recs {
-		if r.UUID == first {
-			continue
+		want := recording.StateRecording
+		if r.UUID != first.Recordings[0].UUID {
+			want = recording.StateFailed
+			if !strings.Contains(r.FailureReason, "free") {
+				t.Errorf("refused recording's reason %q", r.FailureReason)
+			}
 		}
-		if r.State != string(recording.StateFailed) || !strings.Contains(r.FailureReason, "free") {
-			t.Fatalf("refused recording row = %+v", r)
+		if r.State != string(want) {
+			t.Errorf("recording %s: %s, want %s", r.UUID, r.State, want)
 		}
 	}
-	if testutil.ToFloat64(guard.refused) != 1 || testutil.ToFloat64(guard.low) != 1 {
-		t.Fatalf("refused %v, low %v", testutil.ToFloat64(guard.refused), testutil.ToFloat64(guard.low))
+	if err := testutil.GatherAndCompare(sys.Registry, strings.NewReader(`
+# HELP callrecd_recordings_refused_low_disk_total New recordings refused because the storage was below storage.min_free.
+# TYPE callrecd_recordings_refused_low_disk_total counter
+callrecd_recordings_refused_low_disk_total 1
+# HELP callrecd_storage_below_floor 1 while the storage is below storage.min_free (alert on it).
+# TYPE callrecd_storage_below_floor gauge
+callrecd_storage_below_floor 1
+`), "callrecd_recordings_refused_low_disk_total", "callrecd_storage_below_floor"); err != nil {
+		t.Fatal(err)
 	}
 	// The first recording (on the carrier's leg) re-arms on a remaining leg
-	// when that leg leaves and two users still talk: same name, allowed.
+	// when that leg leaves and two users still talk: same recording, still
+	// recording, now on a user's leg.
 	x.Handle(ctx, engine.ChannelCreated{At: t0, Channel: "va", CallID: "ca", Tenant: tenant, Endpoint: "1001",
 		Role: engine.RoleInternal, CallerNumber: "1001"})
 	x.Handle(ctx, engine.ChannelAnswered{At: t0, Channel: "va"})
 	x.Handle(ctx, engine.ChannelBridged{At: t0, Channel: "va", Bridge: "ba"})
 	x.Handle(ctx, engine.Hangup{At: t0, Channel: "xa"})
-	if len(pbx.started) != 2 || pbx.started[1] != first {
-		t.Fatalf("re-arm below the floor: started %v, want %s again", pbx.started, first)
+	after, err := x.Call(tenant, "ca")
+	if err != nil || len(after.Recordings) != 1 {
+		t.Fatalf("after the carrier left: %+v, %v", after, err)
+	}
+	if r := after.Recordings[0]; r.UUID != first.Recordings[0].UUID || r.State != recording.StateRecording || r.Channel == "xa" {
+		t.Fatalf("re-arm below the floor: %+v", r)
 	}
 }
 
