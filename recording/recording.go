@@ -174,7 +174,9 @@ const (
 )
 
 // OnlineRecordModes lists both modes.
-func OnlineRecordModes() []OnlineRecordMode { return []OnlineRecordMode{OnlineRecordPause, OnlineRecordStop} }
+func OnlineRecordModes() []OnlineRecordMode {
+	return []OnlineRecordMode{OnlineRecordPause, OnlineRecordStop}
+}
 
 // Valid reports whether m is one of OnlineRecordModes.
 func (m OnlineRecordMode) Valid() bool { return slices.Contains(OnlineRecordModes(), m) }
