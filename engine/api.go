@@ -131,14 +131,23 @@ func (e *Engine) resolve(tenant, ref string) (*call, error) {
 	return c, nil
 }
 
-// findSession resolves a PortSIP session id: the call's PBX call id, or the
-// id of one of its channels (callrecd hands one of these out as X-Session-Id).
+// findSession resolves a PortSIP session id: the call's PBX call id, the
+// id of one of its channels (callrecd hands one of these out as
+// X-Session-Id), or the SIP Call-ID of one of its channels' dialogs.
 func (e *Engine) findSession(id string) *call {
+	if id == "" {
+		return nil
+	}
 	if c := e.calls[id]; c != nil && !c.ended {
 		return c
 	}
 	if ch := e.channels[id]; ch != nil {
 		return ch.call
+	}
+	for _, ch := range e.channels {
+		if ch.sipCallID == id {
+			return ch.call
+		}
 	}
 	return nil
 }

@@ -26,7 +26,7 @@ func (e *Engine) onCreated(ctx context.Context, ev ChannelCreated, at time.Time)
 	}
 	e.seq++
 	ch := &channel{
-		id: ev.Channel, seq: e.seq, tenant: ev.Tenant, endpoint: ev.Endpoint,
+		id: ev.Channel, seq: e.seq, tenant: ev.Tenant, endpoint: ev.Endpoint, sipCallID: ev.SIPCallID,
 		role: ev.Role, callerNum: ev.CallerNumber, callerNam: ev.CallerName,
 		calleeNum: ev.CalleeNumber, group: ev.Group, queue: ev.Queue,
 	}

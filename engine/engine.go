@@ -72,6 +72,7 @@ type channel struct {
 	seq       uint64
 	tenant    string
 	endpoint  string
+	sipCallID string
 	role      Role
 	callerNum string
 	callerNam string

@@ -72,6 +72,9 @@ type ChannelCreated struct {
 	Group        string // ring group the channel was reached through, if any
 	Queue        string // queue the channel was reached through, if any
 	Answered     bool   // the channel is already up (snapshots, originates)
+	// SIPCallID is the Call-ID of the channel's SIP dialog, if known: a
+	// phone knows it without any PBX set-up, so it is a session id too.
+	SIPCallID string
 }
 
 // ChannelAnswered: the channel is up (Asterisk state Up, FreeSWITCH
@@ -200,6 +203,9 @@ type LiveRecording struct {
 	Name    string
 	Channel string // recorded channel (not the snoop), if known
 	Paused  bool
+	// PauseUnknown: the PBX cannot tell whether it is paused (FreeSWITCH
+	// shows no pause state); the engine sets the state its row holds.
+	PauseUnknown bool
 }
 
 func (e ChannelCreated) When() time.Time    { return e.At }

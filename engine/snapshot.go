@@ -149,6 +149,10 @@ func (e *Engine) adopt(r *rec, lr LiveRecording) {
 	}
 	r.live, r.legDead, r.oldParts = true, false, 0
 	switch want := r.row.State == recording.StatePaused; {
+	case lr.PauseUnknown && want:
+		e.command(r.call, Command{Op: OpPause, Name: r.row.UUID})
+	case lr.PauseUnknown:
+		e.command(r.call, Command{Op: OpResume, Name: r.row.UUID})
 	case lr.Paused == want:
 	case want:
 		e.command(r.call, Command{Op: OpPause, Name: r.row.UUID})
