@@ -8,7 +8,7 @@ TOOLS      := $(CURDIR)/build/tools
 STATICCHECK_VERSION := v0.8.2
 RUN_DIR    := build/run
 
-.PHONY: help build run demo test test-unit test-lab bench bench-wrk bench-lab lint fmt-check ci deps tools clean build-guard \
+.PHONY: help build run demo test test-unit test-lab bench bench-wrk bench-lab lint fmt-check ci deps sdk-deps tools clean build-guard \
 	lab-install lab-up lab-down
 
 help: ## list the targets
@@ -40,9 +40,14 @@ run: build ## run callrecd with the example config (Ctrl-C stops it)
 demo: build-guard ## run callrecd on the Asterisk lab with three real calls and show the results
 	scripts/demo
 
-deps: ## install what the tests need (ffmpeg with MP3/AMR encoders, the Asterisk lab)
+deps: sdk-deps ## install what the tests need (ffmpeg with MP3/AMR encoders, the Asterisk lab, Wazo's SDK)
 	scripts/install-media-deps
 	scripts/asterisk-lab install
+
+# Wazo's JavaScript SDK, exactly as package-lock.json pins it, for the
+# compatibility test in integration/wazosdk (run with the lab tests).
+sdk-deps:
+	cd integration/wazosdk && npm ci --no-audit --no-fund --ignore-scripts
 
 # Every test: the unit tests and, with build tag lab, the tests against the
 # real Asterisk lab, which is brought up for them and always taken down again.

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"path/filepath"
 	"time"
 
@@ -58,6 +60,14 @@ type Options struct {
 	Contexts       map[string]string
 	DefaultContext string // "" = "default"
 	Now            func() time.Time
+	// TrustedProxies are the peers (reverse proxies) whose X-Forwarded-For
+	// and X-Real-IP name the client (http.trusted_proxies). A request from
+	// any other peer is the peer's, whatever it claims: the audit log's
+	// remote_addr cannot be forged.
+	TrustedProxies []*net.IPNet
+	// Exports runs bulk exports and schedules; nil answers 503 where work
+	// would start (status and download still read the store).
+	Exports Exporter
 }
 
 // maxBody is the largest request body accepted.
@@ -76,6 +86,7 @@ type server struct {
 	now      func() time.Time
 	public   bool
 	routes   []route
+	exports  Exporter
 }
 
 // New builds the API. Serve the returned *echo.Echo as an http.Handler.
@@ -91,7 +102,7 @@ func New(opts Options) (*echo.Echo, error) {
 	}
 	s := &server{store: opts.Store, root: opts.StorageRoot, calls: opts.Calls, ready: opts.Ready,
 		log: opts.Logger, metrics: opts.Metrics, reg: opts.Registry, contexts: opts.Contexts,
-		defCtx: opts.DefaultContext, now: opts.Now, public: opts.PublicMetrics}
+		defCtx: opts.DefaultContext, now: opts.Now, public: opts.PublicMetrics, exports: opts.Exports}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -111,13 +122,14 @@ func New(opts Options) (*echo.Echo, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if err := s.metrics.watch(s.reg, s.store, s.calls); err != nil {
+	if err := s.metrics.watch(s.reg, s.store, s.calls, s.ready); err != nil {
 		return nil, err
 	}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = clientIP(opts.TrustedProxies)
 	e.Use(middleware.RequestID())
 	e.Use(s.logRequests())
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true,
@@ -130,7 +142,7 @@ func New(opts Options) (*echo.Echo, error) {
 
 	s.routes = s.routeTable()
 	for _, r := range s.routes {
-		e.Add(r.method, r.path, s.guard(r))
+		e.Add(r.method, r.path, s.exportAuth(r, s.guard(r)))
 	}
 	return e, nil
 }
@@ -142,7 +154,12 @@ func (s *server) logRequests() echo.MiddlewareFunc {
 		LogRemoteIP: true, LogError: true, HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			level := slog.LevelInfo
-			if v.Status >= 500 {
+			switch route := c.Path(); {
+			case route == "/readyz" || route == "/healthz":
+				// Probes: every few seconds, and a 503 is an answer, not a
+				// failure (the PBX link's loss is logged where it happens).
+				level = slog.LevelDebug
+			case v.Status >= 500:
 				level = slog.LevelError
 			}
 			attrs := []slog.Attr{slog.String("request_id", v.RequestID), slog.String("method", v.Method),
@@ -158,6 +175,27 @@ func (s *server) logRequests() echo.MiddlewareFunc {
 			return nil
 		},
 	})
+}
+
+// clientIP is the client's address: the socket peer, or what a trusted
+// proxy forwarded (the nearest untrusted address of X-Forwarded-For, else
+// X-Real-IP). echo's own extractors trust private and loopback peers by
+// default; here only the configured ranges are.
+func clientIP(proxies []*net.IPNet) echo.IPExtractor {
+	if len(proxies) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range proxies {
+		opts = append(opts, echo.TrustIPRange(p))
+	}
+	xff, real := echo.ExtractIPFromXFFHeader(opts...), echo.ExtractIPFromRealIPHeader(opts...)
+	return func(r *http.Request) string {
+		if len(r.Header[echo.HeaderXForwardedFor]) > 0 {
+			return xff(r)
+		}
+		return real(r)
+	}
 }
 
 func requestID(c echo.Context) string {

@@ -58,6 +58,7 @@ func getPrincipal(c echo.Context) *principal {
 // before the route's handler runs.
 func (s *server) guard(r route) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		c.Set(loggerKey, s.log)
 		if r.access == accessPublic || (r.path == "/metrics" && s.public) {
 			return r.handler(c)
 		}
@@ -80,7 +81,11 @@ func (s *server) guard(r route) echo.HandlerFunc {
 			return err
 		}
 		p := &principal{token: tok, tenant: tok.TenantUUID, user: tok.UserUUID}
-		if h := c.Request().Header.Get(headerTenant); h != "" {
+		h := c.Request().Header.Get(headerTenant)
+		if h == "" && r.tenantInQuery {
+			h = c.QueryParam("tenant") // Wazo's call-logd reads ?tenant= where it reads ?token=
+		}
+		if h != "" {
 			t, err := parseUUID(headerTenant, h)
 			if err != nil {
 				return err
@@ -108,7 +113,7 @@ func (s *server) guard(r route) echo.HandlerFunc {
 			ok = tok.Role == store.RoleSystem
 		}
 		if !ok {
-			return errUnauthorized("a " + tok.Role + " token may not use this route (needs " + r.access.String() + ")")
+			return errForbidden("a " + tok.Role + " token may not use this route (needs " + r.access.String() + ")")
 		}
 		return r.handler(c)
 	}

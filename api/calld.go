@@ -32,12 +32,16 @@ type callJSON struct {
 }
 
 type liveRecording struct {
-	UUID      string  `json:"uuid"`
-	State     string  `json:"state"`
-	StartTime string  `json:"start_time"`
-	EndTime   *string `json:"end_time"`
-	Filename  string  `json:"filename"`
-	StartedBy string  `json:"started_by"`
+	UUID            string         `json:"uuid"`
+	State           string         `json:"state"`
+	StartTime       string         `json:"start_time"`
+	EndTime         *string        `json:"end_time"`
+	Filename        string         `json:"filename"`
+	Format          string         `json:"format"`
+	StartedBy       string         `json:"started_by"`
+	StopReason      *string        `json:"stop_reason"`
+	FailureReason   *string        `json:"failure_reason"`
+	PausedIntervals []intervalJSON `json:"paused_intervals"`
 }
 
 // recordState is Wazo's record_state ("active"/"inactive") plus "paused".
@@ -55,9 +59,13 @@ func renderCall(ci engine.CallInfo, onlyUser string) []callJSON {
 	recs := make([]liveRecording, 0, len(ci.Recordings))
 	for _, r := range ci.Recordings {
 		lr := liveRecording{UUID: r.UUID, State: string(r.State), StartTime: ts(r.Start), Filename: r.Filename,
-			StartedBy: string(r.StartedBy)}
+			Format: string(r.Format), StartedBy: string(r.StartedBy), StopReason: strPtr(string(r.StopReason)),
+			FailureReason: strPtr(r.FailureReason), PausedIntervals: make([]intervalJSON, 0, len(r.Paused))}
 		if !r.End.IsZero() {
 			lr.EndTime = tsPtr(&r.End)
+		}
+		for _, iv := range r.Paused {
+			lr.PausedIntervals = append(lr.PausedIntervals, intervalJSON{Start: ts(iv.Start), End: tsPtr(&iv.End)})
 		}
 		recs = append(recs, lr)
 	}

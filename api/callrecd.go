@@ -307,7 +307,7 @@ func (s *server) createToken(c echo.Context) error {
 	switch in.Role {
 	case store.RoleSystem:
 		if p.token.Role != store.RoleSystem {
-			return errUnauthorized("only a system token may create system tokens")
+			return errForbidden("only a system token may create system tokens")
 		}
 		if in.UserUUID != nil {
 			return errInvalid("user_uuid", "only for user tokens")

@@ -86,6 +86,18 @@ func (s *server) appendCall(b []byte, call *store.Call) []byte {
 		b = append(b, "null"...)
 	}
 	b = appendField(b, "call_direction", call.Direction)
+	b = appendField(b, "call_status", callStatus(call))
+	b = appendIf(b, "conversation_id", call.PBXCallID, call.PBXCallID != "")
+	if dstUser {
+		b = append(b, `,"destination_details":{"type":"user"`...)
+		b = appendField(b, "user_uuid", call.DestinationUserUUID)
+		if call.DestinationName != "" {
+			b = appendField(b, "user_name", call.DestinationName)
+		}
+		b = append(b, '}')
+	} else {
+		b = append(b, `,"destination_details":{"type":"unknown"}`...)
+	}
 	b = appendField(b, "destination_extension", call.DestinationExtension)
 	b = appendIf(b, "destination_internal_context", ctx, dstUser)
 	b = appendIf(b, "destination_internal_extension", call.DestinationExtension, dstUser && call.DestinationExtension != "")
@@ -97,9 +109,12 @@ func (s *server) appendCall(b []byte, call *store.Call) []byte {
 	b = appendField(b, "requested_extension", requested)
 	b = appendIf(b, "requested_internal_context", ctx, dstUser)
 	b = appendIf(b, "requested_internal_extension", requested, dstUser && requested != "")
+	reqUser := requestedUser(call)
+	b = appendIf(b, "requested_user_uuid", reqUser, reqUser != "")
 	b = appendField(b, "source_extension", call.SourceExtension)
 	b = appendIf(b, "source_internal_context", ctx, srcUser)
 	b = appendIf(b, "source_internal_extension", call.SourceExtension, srcUser && call.SourceExtension != "")
+	b = appendIf(b, "source_internal_name", call.SourceName, srcUser && call.SourceName != "")
 	b = append(b, `,"source_line_id":null`...)
 	b = appendField(b, "source_name", call.SourceName)
 	b = appendIf(b, "source_user_uuid", call.SourceUserUUID, srcUser)
@@ -124,9 +139,38 @@ func (s *server) appendCall(b []byte, call *store.Call) []byte {
 		b = append(b, `,"deleted":`...)
 		b = strconv.AppendBool(b, r.Deleted)
 		b = appendField(b, "filename", r.Filename)
+		b = appendRecordingOwn(b, r)
 		b = append(b, '}')
 	}
 	return append(b, "]}"...)
+}
+
+// appendRecordingOwn appends callrecd's own keys of a recording, as
+// renderRecording sets them.
+func appendRecordingOwn(b []byte, r *store.Recording) []byte {
+	b = appendField(b, "state", r.State)
+	b = appendField(b, "started_by", r.StartedBy)
+	b = appendIf(b, "stop_reason", r.StopReason, r.StopReason != "")
+	b = appendIf(b, "failure_reason", r.FailureReason, r.FailureReason != "")
+	b = append(b, `,"paused_intervals":[`...)
+	for i, iv := range r.PausedIntervals {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"start":"`...)
+		b = append(appendTS(b, iv.Start), '"')
+		b = appendTimePtr(b, "end", iv.End)
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	b = appendField(b, "format", r.Format)
+	b = append(b, `,"size":`...)
+	b = strconv.AppendInt(b, r.Size, 10)
+	b = append(b, `,"duration":`...)
+	// encoding/json writes a float64 this way from 1e-6 to 1e21, and a
+	// millisecond count over 1000 stays in that range.
+	b = strconv.AppendFloat(b, seconds(r.Duration), 'f', -1, 64)
+	return appendIf(b, "sha256", r.SHA256, r.SHA256 != "")
 }
 
 // appendIf appends ,"name":"v" if ok, else ,"name":null.

@@ -85,8 +85,14 @@ func TestAppendCallMatchesRenderCDR(t *testing.T) {
 				}
 			}
 			for range r.IntN(3) {
-				c.Recordings = append(c.Recordings, store.Recording{UUID: str(), Start: tm(), End: tp(),
-					Deleted: r.IntN(2) == 0, Filename: str()})
+				rec := store.Recording{UUID: str(), Start: tm(), End: tp(),
+					Deleted: r.IntN(2) == 0, Filename: str(), State: str(), StartedBy: str(), StopReason: str(),
+					FailureReason: str(), Format: str(), Size: r.Int64N(1 << 40), SHA256: str(),
+					Duration: time.Duration(r.Int64N(1e7)) * time.Millisecond * time.Duration(r.IntN(2))}
+				for range r.IntN(3) {
+					rec.PausedIntervals = append(rec.PausedIntervals, store.Interval{Start: tm(), End: tp()})
+				}
+				c.Recordings = append(c.Recordings, rec)
 			}
 			calls[i] = c
 		}

@@ -11,37 +11,6 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// userJSON is a confd user as callrecd knows it: identity, endpoints and the
-// recording flags.
-type userJSON struct {
-	UUID                              string   `json:"uuid"`
-	TenantUUID                        string   `json:"tenant_uuid"`
-	Firstname                         string   `json:"firstname"`
-	Lastname                          string   `json:"lastname"`
-	Email                             string   `json:"email"`
-	Extension                         string   `json:"extension"`
-	Endpoints                         []string `json:"endpoints"`
-	CallRecordOutgoingInternalEnabled bool     `json:"call_record_outgoing_internal_enabled"`
-	CallRecordOutgoingExternalEnabled bool     `json:"call_record_outgoing_external_enabled"`
-	CallRecordIncomingInternalEnabled bool     `json:"call_record_incoming_internal_enabled"`
-	CallRecordIncomingExternalEnabled bool     `json:"call_record_incoming_external_enabled"`
-	OnlineCallRecordEnabled           bool     `json:"online_call_record_enabled"`
-}
-
-func renderUser(u store.User) userJSON {
-	eps := u.Endpoints
-	if eps == nil {
-		eps = []string{}
-	}
-	return userJSON{UUID: u.UUID, TenantUUID: u.TenantUUID, Firstname: u.Firstname, Lastname: u.Lastname,
-		Email: u.Email, Extension: u.Extension, Endpoints: eps,
-		CallRecordOutgoingInternalEnabled: u.CallRecordOutgoingInternalEnabled,
-		CallRecordOutgoingExternalEnabled: u.CallRecordOutgoingExternalEnabled,
-		CallRecordIncomingInternalEnabled: u.CallRecordIncomingInternalEnabled,
-		CallRecordIncomingExternalEnabled: u.CallRecordIncomingExternalEnabled,
-		OnlineCallRecordEnabled:           u.OnlineCallRecordEnabled}
-}
-
 // userInput is a POST/PUT body: only the fields sent change. uuid and
 // tenant_uuid are accepted (a GET result may be sent back) but must match.
 type userInput struct {
@@ -137,7 +106,7 @@ func (s *server) listUsers(c echo.Context) error {
 	}
 	out := make([]userJSON, len(users))
 	for i, u := range users {
-		out[i] = renderUser(u)
+		out[i] = s.renderUser(u)
 	}
 	return renderList(c, out, total)
 }
@@ -169,7 +138,7 @@ func (s *server) createUser(c echo.Context) error {
 	if err := s.audit(c, tenant, "user.create", "user", created.UUID, nil); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, renderUser(created))
+	return c.JSON(http.StatusCreated, s.renderUser(created))
 }
 
 func (s *server) loadUser(c echo.Context) (store.User, error) {
@@ -186,7 +155,7 @@ func (s *server) getUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, renderUser(u))
+	return c.JSON(http.StatusOK, s.renderUser(u))
 }
 
 func (s *server) putUser(c echo.Context) error {

@@ -1,11 +1,15 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/callrecd/callrecd/engine"
@@ -13,13 +17,15 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// apiError is Wazo's error shape: {"message", "error_id", "details"}.
+// apiError is Wazo's error shape: {"message", "error_id", "details",
+// "timestamp"}; Wazo's Python clients tell an error body by those four keys.
 type apiError struct {
-	Status  int            `json:"-"`
-	Message string         `json:"message"`
-	ErrorID string         `json:"error_id"`
-	Details map[string]any `json:"details"`
-	cause   error
+	Status    int            `json:"-"`
+	Message   string         `json:"message"`
+	ErrorID   string         `json:"error_id"`
+	Details   map[string]any `json:"details"`
+	Timestamp float64        `json:"timestamp"` // Unix seconds, as Wazo's time.time()
+	cause     error
 }
 
 func (e *apiError) Error() string {
@@ -49,6 +55,12 @@ func errNotFound(resource, msg string) *apiError {
 
 func errUnauthorized(msg string) *apiError {
 	return newError(http.StatusUnauthorized, "unauthorized", msg, nil)
+}
+
+// errForbidden: a valid token without the right. Not 401, which Wazo's
+// clients read as "token expired" and answer by refreshing it.
+func errForbidden(msg string) *apiError {
+	return newError(http.StatusForbidden, "forbidden", msg, nil)
 }
 
 // fromStore maps the store's typed errors; anything else is a 500 whose
@@ -133,7 +145,17 @@ func (s *server) handleError(err error, c echo.Context) {
 		_ = c.NoContent(ae.Status)
 		return
 	}
-	_ = c.JSON(ae.Status, ae)
+	_ = c.JSON(ae.Status, s.stamped(ae))
+}
+
+// stamped is ae with its timestamp set (now, unless already set).
+func (s *server) stamped(ae *apiError) *apiError {
+	if ae.Timestamp == 0 {
+		out := *ae
+		out.Timestamp = float64(s.now().UnixMicro()) / 1e6
+		return &out
+	}
+	return ae
 }
 
 func tooLarge() *apiError {
@@ -141,23 +163,92 @@ func tooLarge() *apiError {
 		map[string]any{"max_bytes": maxBody})
 }
 
-// decodeJSON reads a JSON object body strictly: at most 1 MiB, no unknown
-// fields, no trailing data, right types.
+// decodeJSON reads a JSON object body: at most 1 MiB, no trailing data,
+// right types. Unknown fields are ignored (Wazo's schemas exclude them, and
+// its clients send fields callrecd does not manage) and logged at debug; a
+// null for a boolean is refused, as Wazo does, rather than read as "no
+// change".
 func decodeJSON(c echo.Context, dst any) error {
-	r := http.MaxBytesReader(c.Response(), c.Request().Body, maxBody)
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, maxBody))
+	if err != nil {
+		return jsonError(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(dst); err != nil {
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return tooLarge()
-		}
 		return newError(http.StatusBadRequest, "invalid-data", "Input Error - body: trailing data after the JSON object", nil)
 	}
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(body, &raw) != nil {
+		return nil // not an object: dst is not a struct (Decode accepted it)
+	}
+	fields := jsonFields(reflect.TypeOf(dst))
+	var unknown []string
+	for k, v := range raw {
+		t, ok := fields[strings.ToLower(k)]
+		if !ok {
+			unknown = append(unknown, k)
+			continue
+		}
+		if string(bytes.TrimSpace(v)) == "null" && t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Bool {
+			return errInvalid(k, "may not be null")
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		logger(c).Debug("unknown body fields ignored", "route", c.Path(), "fields", unknown, "request_id", requestID(c))
+	}
 	return nil
+}
+
+// jsonFields maps the lower-cased JSON names of a struct's fields (dst is a
+// pointer to it) to their types; encoding/json matches names that way too.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	out := map[string]reflect.Type{}
+	if t.Kind() != reflect.Struct {
+		return out
+	}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[strings.ToLower(name)] = f.Type
+	}
+	return out
+}
+
+const loggerKey = "callrecd.logger"
+
+// logger is the server's logger, for helpers that only have the context.
+func logger(c echo.Context) *slog.Logger {
+	if l, ok := c.Get(loggerKey).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+// unknownQuery logs, at debug, the query parameters a route does not read
+// (Wazo ignores them too).
+func unknownQuery(c echo.Context, known ...[]string) {
+	var unknown []string
+	for k := range c.QueryParams() {
+		if !slices.ContainsFunc(known, func(ks []string) bool { return slices.Contains(ks, k) }) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		logger(c).Debug("unknown query parameters ignored", "route", c.Path(), "params", unknown, "request_id", requestID(c))
+	}
 }
 
 func jsonError(err error) error {

@@ -25,7 +25,7 @@ func TestDeleteRecordingRemovesFileMarksDeletedAndAudits(t *testing.T) {
 	path := fmt.Sprintf("/api/call-logd/1.0/cdr/%d/recordings/%s/media", ev.callA.ID, recSeed)
 
 	// A user may not delete, even their own call's recording.
-	if r := ev.do("DELETE", path, ev.tokens["olga"], nil); r.status != 401 {
+	if r := ev.do("DELETE", path, ev.tokens["olga"], nil); r.status != 403 {
 		t.Fatalf("user delete: %d", r.status)
 	}
 	r := ev.do("DELETE", path, admin, nil)
@@ -40,9 +40,10 @@ func TestDeleteRecordingRemovesFileMarksDeletedAndAudits(t *testing.T) {
 	if rec["deleted"] != true {
 		t.Fatalf("recording not marked deleted: %v", rec)
 	}
-	// Gone for download and for a second delete.
-	wantError(t, ev.do("GET", path, admin, nil, "Accept", "audio/wav"), 404, "not-found")
-	wantError(t, ev.do("DELETE", path, admin, nil), 404, "not-found")
+	// Gone for download and for a second delete: Wazo's 400
+	// recording-media-not-found (the row is there, its media is not).
+	wantError(t, ev.do("GET", path, admin, nil, "Accept", "audio/wav"), 400, "recording-media-not-found")
+	wantError(t, ev.do("DELETE", path, admin, nil), 400, "recording-media-not-found")
 	entries, _ := ev.store.ListAudit(ctx, store.AuditFilter{Tenant: tenantA})
 	if len(entries) != 1 || entries[0].Action != "recording.delete" || entries[0].ObjectID != recSeed ||
 		entries[0].Actor != "token:"+ev.tokens["adminA-id"] || entries[0].RemoteAddr == "" {

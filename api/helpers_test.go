@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -153,6 +154,7 @@ type env struct {
 	wav     []byte            // the seed recording's file content
 	ids     map[string]int64  // feature ids etc.
 	logs    *bytes.Buffer
+	proxies []*net.IPNet // Options.TrustedProxies
 }
 
 // newEnv builds a store with two tenants, users, groups, queues, tokens, the
@@ -272,8 +274,9 @@ func (ev *env) build() {
 		cc = ev.calls
 	}
 	e, err := New(Options{Store: ev.store, StorageRoot: ev.root, Calls: cc, Registry: ev.reg, Metrics: m,
-		Ready:  func() error { return ev.ready },
-		Logger: slog.New(slog.NewTextHandler(ev.logs, nil)), Contexts: map[string]string{tenantA: "inside"}})
+		Ready:    func() error { return ev.ready },
+		Logger:   slog.New(slog.NewTextHandler(ev.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Contexts: map[string]string{tenantA: "inside"}, TrustedProxies: ev.proxies, Exports: newTestExporter(ev)})
 	if err != nil {
 		ev.t.Fatal(err)
 	}
@@ -353,6 +356,13 @@ func wantError(t *testing.T, r resp, status int, errorID string) {
 	}
 	if _, ok := m["details"].(map[string]any); !ok {
 		t.Fatalf("no details object: %s", r.body)
+	}
+	// Wazo's four keys: its Python clients recognise an error by them.
+	if _, ok := m["error_id"].(string); !ok {
+		t.Fatalf("no error_id: %s", r.body)
+	}
+	if ts, ok := m["timestamp"].(float64); !ok || ts < 1e9 {
+		t.Fatalf("no Unix timestamp: %s", r.body)
 	}
 	if errorID != "" && m["error_id"] != errorID {
 		t.Fatalf("error_id = %v, want %s: %s", m["error_id"], errorID, r.body)

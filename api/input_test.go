@@ -43,7 +43,8 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 		{"not an object", "PUT", user, `[1,2]`, 400, "invalid-data"},
 		{"empty body", "PUT", user, ``, 400, "invalid-data"},
 		{"trailing data", "PUT", user, `{"firstname":"a"} {"x":1}`, 400, "invalid-data"},
-		{"unknown field", "PUT", user, `{"firstname":"a","call_record_enabled_typo":true}`, 400, "invalid-data"},
+		{"null boolean", "PUT", user, `{"firstname":"a","online_call_record_enabled":null}`, 400, "invalid-data"},
+		{"null feature enabled", "PUT", fmt.Sprintf("/api/confd/1.1/extensions/features/%d", ev.ids["featureA"]), `{"enabled":null}`, 400, "invalid-data"},
 		{"wrong type bool", "PUT", user, `{"online_call_record_enabled":"yes"}`, 400, "invalid-data"},
 		{"wrong type string", "PUT", user, `{"firstname":12}`, 400, "invalid-data"},
 		{"read-only uuid", "PUT", user, `{"uuid":"` + userAna + `"}`, 400, "invalid-data"},
@@ -70,7 +71,11 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 		{"bad direction", "GET", cdr + "?direction=sideways", ``, 400, "invalid-data"},
 		{"bad recorded", "GET", cdr + "?recorded=maybe", ``, 400, "invalid-data"},
 		{"bad user_uuid", "GET", cdr + "?user_uuid=" + userOlga + ",nope", ``, 400, "invalid-data"},
-		{"unknown query parameter", "GET", cdr + "?sort=start", ``, 400, "invalid-data"},
+		{"number not digits", "GET", cdr + "?number=abc", ``, 400, "invalid-data"},
+		{"number wildcard inside", "GET", cdr + "?number=1_2", ``, 400, "invalid-data"},
+		{"bad distinct", "GET", cdr + "?distinct=peer", ``, 400, "invalid-data"},
+		{"bad call_status", "GET", cdr + "?call_status=missed", ``, 400, "invalid-data"},
+		{"bad conversation_id", "GET", cdr + "?conversation_id=abc", ``, 400, "invalid-data"},
 		{"bad format", "GET", cdr + "?format=xml", ``, 400, "invalid-data"},
 		{"users list bad limit", "GET", "/api/confd/1.1/users?limit=-5", ``, 400, "invalid-data"},
 		{"traversal in recording uuid", "GET", media + "..%2F..%2F..%2Fetc%2Fpasswd/media", ``, 400, "invalid-data"},
@@ -84,7 +89,7 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 		{"tenant bad format", "PUT", "/api/callrecd/1.0/tenants/" + tenantA, `{"format":"ogg"}`, 400, "invalid-data"},
 		{"tenant bad timezone", "PUT", "/api/callrecd/1.0/tenants/" + tenantA, `{"timezone":"Mars/Olympus"}`, 400, "invalid-data"},
 		{"token bad role", "POST", "/api/callrecd/1.0/tokens", `{"role":"root"}`, 400, "invalid-data"},
-		{"admin makes system token", "POST", "/api/callrecd/1.0/tokens", `{"role":"system"}`, 401, "unauthorized"},
+		{"admin makes system token", "POST", "/api/callrecd/1.0/tokens", `{"role":"system"}`, 403, "forbidden"},
 		{"bad token id", "DELETE", "/api/callrecd/1.0/tokens/..%2F..", ``, 400, "invalid-data"},
 		{"no such route", "GET", "/api/confd/1.1/nothing", ``, 404, "not-found"},
 		{"method not allowed", "PATCH", user, `{}`, 405, "method-not-allowed"},
@@ -143,16 +148,22 @@ func TestAuthAndRoles(t *testing.T) {
 		{"no token", cdr, "", nil, 401},
 		{"unknown token", cdr, "crd_000000000000_nope", nil, 401},
 		{"not our format", cdr, "Bearer x", nil, 401},
-		{"user on admin route", cdr, ev.tokens["olga"], nil, 401},
-		{"admin on users/me route", "/api/call-logd/1.0/users/me/cdr", ev.tokens["adminA"], nil, 401},
+		// A valid token without the right: 403, not 401 (which Wazo's
+		// clients answer by refreshing the token).
+		{"user on admin route", cdr, ev.tokens["olga"], nil, 403},
+		{"admin on users/me route", "/api/call-logd/1.0/users/me/cdr", ev.tokens["adminA"], nil, 403},
 		{"admin with another tenant header", cdr, ev.tokens["adminA"], []string{"Wazo-Tenant", tenantB}, 401},
 		{"admin with own tenant header", cdr, ev.tokens["adminA"], []string{"Wazo-Tenant", tenantA}, 200},
 		{"system with unknown tenant", cdr, ev.tokens["system"], []string{"Wazo-Tenant", "99999999-9999-4999-8999-999999999999"}, 401},
 		{"system with bad tenant header", cdr, ev.tokens["system"], []string{"Wazo-Tenant", "../a"}, 400},
 		{"system, all tenants", cdr, ev.tokens["system"], nil, 200},
 		{"bearer header", cdr, "", []string{"Authorization", "Bearer " + ev.tokens["adminA"]}, 200},
-		{"?token= not on JSON routes", cdr + "?token=" + ev.tokens["adminA"], "", nil, 401},
-		{"metrics needs system", "/metrics", ev.tokens["adminA"], nil, 401},
+		{"?token= not on confd routes", "/api/confd/1.1/users?token=" + ev.tokens["adminA"], "", nil, 401},
+		{"?token= on /cdr, as Wazo", cdr + "?token=" + ev.tokens["adminA"], "", nil, 200},
+		{"?token= on users/me/cdr", "/api/call-logd/1.0/users/me/cdr?token=" + ev.tokens["olga"], "", nil, 200},
+		{"?tenant= on /cdr, as Wazo", cdr + "?tenant=" + tenantB, ev.tokens["system"], nil, 200},
+		{"?tenant= of another tenant", cdr + "?tenant=" + tenantB, ev.tokens["adminA"], nil, 401},
+		{"metrics needs system", "/metrics", ev.tokens["adminA"], nil, 403},
 		{"metrics with system", "/metrics", ev.tokens["system"], nil, 200},
 		{"health without token", "/healthz", "", nil, 200},
 		{"openapi without token", "/api/openapi.json", "", nil, 200},
@@ -174,6 +185,9 @@ func TestAuthAndRoles(t *testing.T) {
 	}
 	if n := ev.do("GET", cdr, ev.tokens["system"], nil, "Wazo-Tenant", tenantB).json(t)["total"]; n != float64(1) {
 		t.Fatalf("system as B total %v", n)
+	}
+	if n := ev.do("GET", cdr+"?tenant="+tenantB, ev.tokens["system"], nil).json(t)["total"]; n != float64(1) {
+		t.Fatalf("system with ?tenant=B total %v", n)
 	}
 	// A revoked token stops working at once.
 	if r := ev.do("DELETE", "/api/callrecd/1.0/tokens/"+ev.tokens["ana-id"], ev.tokens["adminA"], nil); r.status != 204 {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"mime"
@@ -37,9 +38,14 @@ func (s *server) loadRecording(c echo.Context, me bool) (store.Call, store.Recor
 		return store.Call{}, store.Recording{}, errNotFound("cdr", "cdr not found")
 	}
 	for _, r := range call.Recordings {
-		if r.UUID == ru && !r.Deleted {
-			return call, r, nil
+		if r.UUID != ru {
+			continue
 		}
+		if r.Deleted { // Wazo: the row is there, its media is not
+			return store.Call{}, store.Recording{}, newError(http.StatusBadRequest, "recording-media-not-found",
+				"No recording media found", map[string]any{"recording_uuid": ru})
+		}
+		return call, r, nil
 	}
 	return store.Call{}, store.Recording{}, errNotFound("recording", "recording not found")
 }
@@ -57,38 +63,13 @@ func (s *server) filePath(r store.Recording) (string, error) {
 	return media.Resolve(s.root, path.Join(dir, r.Filename))
 }
 
-// accepts reports whether an Accept header allows the media type.
-func accepts(header, ctype string) bool {
-	if header == "" {
-		return true
-	}
-	major := strings.SplitN(ctype, "/", 2)[0]
-	for _, part := range strings.Split(header, ",") {
-		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
-			continue
-		}
-		if q, ok := params["q"]; ok {
-			if f, err := strconv.ParseFloat(q, 64); err == nil && f == 0 {
-				continue
-			}
-		}
-		if mt == "*/*" || mt == ctype || mt == major+"/*" || (ctype == "audio/wav" && (mt == "audio/x-wav" || mt == "audio/wave")) {
-			return true
-		}
-	}
-	return false
-}
-
-// media serves a recording with Range and ETag support. The first request of
-// a playback (no Range, or a range from byte 0) is audited.
+// media serves a recording with Range and ETag support, whatever the Accept
+// header says (Wazo ignores it; its SDK sends application/json). Every
+// response that carries the file's bytes, whole or a range, is audited
+// before the first byte goes out (servedWriter); a 304 or a 416 is not.
 func (s *server) media(me bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		for k := range c.QueryParams() {
-			if k != "token" && k != "disposition" {
-				return errInvalid(k, "unknown query parameter")
-			}
-		}
+		unknownQuery(c, []string{"token", "tenant", "disposition"})
 		disp := c.QueryParam("disposition")
 		if disp != "" && disp != "attachment" && disp != "inline" {
 			return errInvalid("disposition", "attachment or inline")
@@ -100,10 +81,6 @@ func (s *server) media(me bool) echo.HandlerFunc {
 		ctype := recording.Format(rec.Format).ContentType()
 		if ctype == "" {
 			ctype = "application/octet-stream"
-		}
-		if !accepts(c.Request().Header.Get("Accept"), ctype) {
-			return newError(http.StatusNotAcceptable, "not-acceptable", "the recording is "+ctype,
-				map[string]any{"content_type": ctype})
 		}
 		p, err := s.filePath(rec)
 		if err != nil {
@@ -124,17 +101,8 @@ func (s *server) media(me bool) echo.HandlerFunc {
 		if !st.Mode().IsRegular() {
 			return errNotFound("recording", "recording file not found")
 		}
-		rng := c.Request().Header.Get("Range")
-		if rng == "" || strings.HasPrefix(rng, "bytes=0-") {
-			act := "recording.download"
-			if disp == "inline" || rng != "" {
-				act = "recording.listen"
-			}
-			if err := s.audit(c, call.TenantUUID, act, "recording", rec.UUID,
-				map[string]any{"cdr_id": call.ID, "filename": rec.Filename}); err != nil {
-				return err
-			}
-		}
+		req := c.Request()
+		normalizeRange(req)
 		h := c.Response().Header()
 		h.Set(echo.HeaderContentType, ctype)
 		if rec.SHA256 != "" && rec.Size == st.Size() {
@@ -147,9 +115,114 @@ func (s *server) media(me bool) echo.HandlerFunc {
 		}
 		h.Set("Content-Disposition", mime.FormatMediaType(disp, map[string]string{"filename": rec.Filename}))
 		h.Set("Cache-Control", "private, no-transform")
-		http.ServeContent(c.Response(), c.Request(), rec.Filename, st.ModTime(), f)
-		return nil
+		w := &servedWriter{ResponseWriter: c.Response().Writer, size: st.Size(),
+			onServe: func(status int) error {
+				if req.Method != http.MethodGet { // HEAD: no bytes served
+					return nil
+				}
+				act := "recording.download"
+				if disp == "inline" || status == http.StatusPartialContent {
+					act = "recording.listen"
+				}
+				served := "bytes 0-" + strconv.FormatInt(st.Size()-1, 10) + "/" + strconv.FormatInt(st.Size(), 10)
+				if status == http.StatusPartialContent {
+					served = h.Get("Content-Range")
+					if served == "" {
+						served = "multipart " + req.Header.Get("Range")
+					}
+				}
+				return s.audit(c, call.TenantUUID, act, "recording", rec.UUID,
+					map[string]any{"cdr_id": call.ID, "filename": rec.Filename, "served": served})
+			},
+			on416: func() []byte {
+				ae := s.stamped(newError(http.StatusRequestedRangeNotSatisfiable, "range-not-satisfiable",
+					"the Range header does not fit the recording", map[string]any{"range": req.Header.Get("Range"),
+						"size": st.Size()}))
+				b, _ := json.Marshal(ae)
+				return b
+			}}
+		c.Response().Writer = w
+		http.ServeContent(c.Response(), req, rec.Filename, st.ModTime(), f)
+		c.Response().Writer = w.ResponseWriter
+		if w.err != nil {
+			c.Response().Committed = false // nothing went out: the error is answered instead
+		}
+		return w.err
 	}
+}
+
+// normalizeRange makes the Range header what http.ServeContent reads: a
+// unit other than bytes is ignored (RFC 9110 §14.2), and the unit's case
+// and spaces around it do not matter.
+func normalizeRange(req *http.Request) {
+	rng := req.Header.Get("Range")
+	if rng == "" {
+		return
+	}
+	unit, spec, ok := strings.Cut(rng, "=")
+	if !ok || !strings.EqualFold(strings.TrimSpace(unit), "bytes") {
+		req.Header.Del("Range")
+		return
+	}
+	req.Header.Set("Range", "bytes="+strings.TrimSpace(spec))
+}
+
+// servedWriter sits between http.ServeContent and the client. Before a 200
+// or 206 goes out it calls onServe (the audit); if that fails nothing is
+// sent and err is the handler's error. A 416 gets Wazo's JSON error body
+// instead of ServeContent's text.
+type servedWriter struct {
+	http.ResponseWriter
+	size    int64
+	onServe func(status int) error
+	on416   func() []byte
+	err     error
+	started bool
+	discard bool // ServeContent's body is not sent (failed audit, 416)
+}
+
+func (w *servedWriter) WriteHeader(code int) {
+	if w.started {
+		return
+	}
+	w.started = true
+	h := w.Header()
+	switch code {
+	case http.StatusOK, http.StatusPartialContent:
+		if err := w.onServe(code); err != nil {
+			w.err, w.discard = err, true
+			rid := h.Get(echo.HeaderXRequestID)
+			clear(h) // the error answer starts afresh
+			if rid != "" {
+				h.Set(echo.HeaderXRequestID, rid)
+			}
+			return
+		}
+	case http.StatusRequestedRangeNotSatisfiable:
+		body := w.on416()
+		h.Del("X-Content-Type-Options")
+		h.Del("Content-Disposition")
+		h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+		h.Set(echo.HeaderContentLength, strconv.Itoa(len(body)))
+		w.ResponseWriter.WriteHeader(code)
+		_, _ = w.ResponseWriter.Write(body)
+		w.discard = true
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *servedWriter) Write(b []byte) (int, error) {
+	if !w.started {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.discard {
+		if w.err != nil {
+			return 0, w.err // stops ServeContent's copy
+		}
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // removeRecording deletes the file, then marks the row deleted: a failure

@@ -51,8 +51,20 @@ func (m *Metrics) EventHandled(eventType string) { m.events.WithLabelValues(even
 // PBXReconnected counts one re-established PBX link.
 func (m *Metrics) PBXReconnected() { m.reconnects.Inc() }
 
-// watch registers the scrape-time gauges: live calls and recordings by state.
-func (m *Metrics) watch(reg prometheus.Registerer, st *store.Store, calls CallControl) error {
+// watch registers the scrape-time gauges: the PBX link, live calls and
+// recordings by state.
+func (m *Metrics) watch(reg prometheus.Registerer, st *store.Store, calls CallControl, ready func() error) error {
+	// 1 while the PBX link is up and re-synced (ready nil: always), so a
+	// dead link can be alerted on.
+	if err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "callrecd_pbx_connected",
+		Help: "1 while the PBX link is up and re-synced, else 0."}, func() float64 {
+		if ready == nil || ready() == nil {
+			return 1
+		}
+		return 0
+	})); err != nil {
+		return err
+	}
 	if calls != nil {
 		if err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "callrecd_live_calls",
 			Help: "Calls in progress that the engine follows."}, func() float64 { return float64(len(calls.Calls(""))) })); err != nil {
@@ -71,7 +83,12 @@ type recordingStates struct {
 	last  map[string]int
 }
 
-var recordingsDesc = prometheus.NewDesc("callrecd_recordings", "Recordings in the index by state.", []string{"state"}, nil)
+var recordingsDesc = prometheus.NewDesc("callrecd_recordings",
+	"Recordings in the index by state; a deleted recording counts as deleted only.", []string{"state"}, nil)
+
+// stateDeleted is the metric's state of a deleted recording (deleted is a
+// flag of the row, not a recording.State).
+const stateDeleted = "deleted"
 
 func (r *recordingStates) Describe(ch chan<- *prometheus.Desc) { ch <- recordingsDesc }
 
@@ -91,6 +108,7 @@ func (r *recordingStates) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range recording.States() {
 		ch <- prometheus.MustNewConstMetric(recordingsDesc, prometheus.GaugeValue, float64(r.last[string(st)]), string(st))
 	}
+	ch <- prometheus.MustNewConstMetric(recordingsDesc, prometheus.GaugeValue, float64(r.last[stateDeleted]), stateDeleted)
 }
 
 // observe times every request by route template (not raw path, so ids do

@@ -119,7 +119,8 @@ func openAPIDoc(routes []route) map[string]any {
 		return obj(map[string]any{"items": map[string]any{"type": "array", "items": ref(item)}, "total": integer})
 	}
 	schemas := map[string]any{
-		"Error": obj(map[string]any{"message": str, "error_id": str, "details": map[string]any{"type": "object"}}),
+		"Error": obj(map[string]any{"message": str, "error_id": str, "details": map[string]any{"type": "object"},
+			"timestamp": map[string]any{"type": "number"}}),
 		"User": obj(map[string]any{"uuid": str, "tenant_uuid": str, "firstname": str, "lastname": str, "email": str,
 			"extension": str, "endpoints": map[string]any{"type": "array", "items": str},
 			"call_record_outgoing_internal_enabled": boolean, "call_record_outgoing_external_enabled": boolean,

@@ -12,13 +12,16 @@ type route struct {
 	method, path string
 	access       access
 	tokenInQuery bool // ?token= is accepted (links in e-mails, <audio src>)
-	tag, summary string
-	query        []string // query parameters
-	body         string   // request body schema ("" = none)
-	status       int      // success status
-	response     string   // response schema ("" = none / free-form)
-	produces     string   // response media type; "" = application/json
-	handler      echo.HandlerFunc
+	// tenantInQuery: ?tenant= stands for Wazo-Tenant, as on Wazo's
+	// call-logd routes that read ?token=.
+	tenantInQuery bool
+	tag, summary  string
+	query         []string // query parameters
+	body          string   // request body schema ("" = none)
+	status        int      // success status
+	response      string   // response schema ("" = none / free-form)
+	produces      string   // response media type; "" = application/json
+	handler       echo.HandlerFunc
 }
 
 const (
@@ -29,7 +32,8 @@ const (
 )
 
 var cdrQuery = []string{"from", "until", "direction", "call_direction", "order", "limit", "offset", "search",
-	"number", "tags", "user_uuid", "from_id", "recurse", "recorded", "format"}
+	"number", "tags", "user_uuid", "from_id", "recurse", "recorded", "format", "distinct", "call_status",
+	"conversation_id", "tenant"}
 
 func (s *server) routeTable() []route {
 	ok, created, none := http.StatusOK, http.StatusCreated, http.StatusNoContent
@@ -74,13 +78,13 @@ func (s *server) routeTable() []route {
 	}
 	media := "/recordings/:recording_uuid/media"
 	rt = append(rt,
-		route{method: "GET", path: callLogd + "/cdr", access: accessAdmin, tag: "call-logd", summary: "call history", query: cdrQuery, status: ok, response: "CDRList", produces: "application/json, text/csv", handler: s.listCDR(cdrAll)},
-		route{method: "GET", path: callLogd + "/cdr/:cdr_id", access: accessAdmin, tag: "call-logd", summary: "one call", status: ok, response: "CDR", handler: s.getCDR},
-		route{method: "GET", path: callLogd + "/users/me/cdr", access: accessUser, tag: "call-logd", summary: "the user's call history", query: cdrQuery, status: ok, response: "CDRList", produces: "application/json, text/csv", handler: s.listCDR(cdrMe)},
-		route{method: "GET", path: callLogd + "/users/:user_uuid/cdr", access: accessAdmin, tag: "call-logd", summary: "a user's call history", query: cdrQuery, status: ok, response: "CDRList", produces: "application/json, text/csv", handler: s.listCDR(cdrOfUser)},
-		route{method: "GET", path: callLogd + "/cdr/:cdr_id" + media, access: accessAdmin, tokenInQuery: true, tag: "call-logd", summary: "download or listen to a recording (Range, ETag)", query: []string{"token", "disposition"}, status: ok, produces: "audio/wav, audio/mpeg, audio/amr", handler: s.media(false)},
+		route{method: "GET", path: callLogd + "/cdr", access: accessAdmin, tokenInQuery: true, tenantInQuery: true, tag: "call-logd", summary: "call history", query: cdrQuery, status: ok, response: "CDRList", produces: "application/json, text/csv", handler: s.listCDR(cdrAll)},
+		route{method: "GET", path: callLogd + "/cdr/:cdr_id", access: accessAdmin, tag: "call-logd", summary: "one call", query: []string{"format"}, status: ok, response: "CDR", produces: "application/json, text/csv", handler: s.getCDR},
+		route{method: "GET", path: callLogd + "/users/me/cdr", access: accessUser, tokenInQuery: true, tenantInQuery: true, tag: "call-logd", summary: "the user's call history", query: cdrQuery, status: ok, response: "CDRList", produces: "application/json, text/csv", handler: s.listCDR(cdrMe)},
+		route{method: "GET", path: callLogd + "/users/:user_uuid/cdr", access: accessAdmin, tokenInQuery: true, tenantInQuery: true, tag: "call-logd", summary: "a user's call history", query: cdrQuery, status: ok, response: "CDRList", produces: "application/json, text/csv", handler: s.listCDR(cdrOfUser)},
+		route{method: "GET", path: callLogd + "/cdr/:cdr_id" + media, access: accessAdmin, tokenInQuery: true, tenantInQuery: true, tag: "call-logd", summary: "download or listen to a recording (Range, ETag)", query: []string{"tenant", "disposition"}, status: ok, produces: "audio/wav, audio/mpeg, audio/amr", handler: s.media(false)},
 		route{method: "DELETE", path: callLogd + "/cdr/:cdr_id" + media, access: accessAdmin, tag: "call-logd", summary: "delete a recording's file (marks it deleted)", status: none, handler: s.deleteMedia},
-		route{method: "GET", path: callLogd + "/users/me/cdr/:cdr_id" + media, access: accessUser, tokenInQuery: true, tag: "call-logd", summary: "download one of the user's recordings", query: []string{"token", "disposition"}, status: ok, produces: "audio/wav, audio/mpeg, audio/amr", handler: s.media(true)},
+		route{method: "GET", path: callLogd + "/users/me/cdr/:cdr_id" + media, access: accessUser, tokenInQuery: true, tenantInQuery: true, tag: "call-logd", summary: "download one of the user's recordings", query: []string{"tenant", "disposition"}, status: ok, produces: "audio/wav, audio/mpeg, audio/amr", handler: s.media(true)},
 		route{method: "DELETE", path: callLogd + "/cdr/recordings/media", access: accessAdmin, tag: "call-logd", summary: "delete every recording of these calls", body: "CDRIDs", status: none, handler: s.deleteMediaBulk},
 		route{method: "GET", path: callLogd + "/retention", access: accessAdmin, tag: "call-logd", summary: "the tenant's retention", status: ok, response: "Retention", handler: s.getRetention},
 		route{method: "PUT", path: callLogd + "/retention", access: accessAdmin, tag: "call-logd", summary: "replace the tenant's retention (null = forever)", body: "Retention", status: none, handler: s.putRetention},
@@ -94,5 +98,6 @@ func (s *server) routeTable() []route {
 		route{method: "DELETE", path: own + "/tokens/:token_id", access: accessAdmin, tag: "callrecd", summary: "revoke a token", status: none, handler: s.revokeToken},
 		route{method: "GET", path: own + "/audit", access: accessAdmin, tag: "callrecd", summary: "the audit log", query: []string{"since", "limit", "offset"}, status: ok, response: "AuditList", handler: s.listAudit},
 	)
+	rt = append(rt, s.exportRoutes()...)
 	return rt
 }

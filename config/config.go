@@ -4,12 +4,14 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/mail"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -70,8 +72,17 @@ type FreeSWITCH struct {
 	Address  string `koanf:"address"` // host:port of mod_event_socket
 	Password string `koanf:"password"`
 	// RecordingDir is where FreeSWITCH writes uuid_record files, as
-	// callrecd sees the folder.
+	// callrecd sees the folder (it moves finished files out of it).
 	RecordingDir string `koanf:"recording_dir"`
+	// RecordingDirOnPBX is the same folder as FreeSWITCH sees it, when it
+	// differs (a shared mount); empty: RecordingDir.
+	RecordingDirOnPBX string `koanf:"recording_dir_on_pbx"`
+	// IgnoreProfiles are sofia profiles whose channels are not the PBX's
+	// legs (e.g. a test rig's simulated phones).
+	IgnoreProfiles []string `koanf:"ignore_profiles"`
+	// HeartbeatTimeout: no event (FreeSWITCH sends HEARTBEAT every 20 s)
+	// for this long means the link is dead and is redialled.
+	HeartbeatTimeout time.Duration `koanf:"heartbeat_timeout"`
 }
 
 // Storage is where recordings live.
@@ -105,6 +116,39 @@ type HTTP struct {
 	Listen string `koanf:"listen"`
 	// PublicURL is how users reach callrecd, for links in export e-mails.
 	PublicURL string `koanf:"public_url"`
+	// TrustedProxies are the reverse proxies (IP addresses or CIDR ranges)
+	// whose X-Forwarded-For / X-Real-IP name the client in the audit log;
+	// from any other peer those headers are ignored.
+	TrustedProxies []string `koanf:"trusted_proxies"`
+	// TLSCert and TLSKey (PEM files, both or neither) make http.listen
+	// serve HTTPS, as Wazo's clients expect (https://<server>/api).
+	TLSCert string `koanf:"tls_cert"`
+	TLSKey  string `koanf:"tls_key"`
+}
+
+// TrustedProxyNets is TrustedProxies parsed (Validate has checked it); a
+// bare address is a one-address range.
+func (h HTTP) TrustedProxyNets() []*net.IPNet {
+	var out []*net.IPNet
+	for _, p := range h.TrustedProxies {
+		if n, err := parseProxy(p); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func parseProxy(p string) (*net.IPNet, error) {
+	p = strings.TrimSpace(p)
+	if ip := net.ParseIP(p); ip != nil {
+		bits := 128
+		if ip4 := ip.To4(); ip4 != nil {
+			ip, bits = ip4, 32
+		}
+		return &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}, nil
+	}
+	_, n, err := net.ParseCIDR(p)
+	return n, err
 }
 
 // Log configures the daemon's log.
@@ -142,6 +186,11 @@ type Trunks struct {
 	EndpointPrefixes []string `koanf:"endpoint_prefixes"`
 	// FreeSWITCH gateways (sofia/gateway/<name>).
 	Gateways []string `koanf:"gateways"`
+	// FreeSWITCH sofia profiles that face carriers (vanilla "external").
+	Profiles []string `koanf:"profiles"`
+	// OutsideCall: a FreeSWITCH leg with outside_call=true (vanilla's
+	// public context sets it) is external too.
+	OutsideCall bool `koanf:"outside_call"`
 }
 
 // SMTP sends export notifications.
@@ -156,7 +205,15 @@ type SMTP struct {
 
 // Exports configures bulk exports.
 type Exports struct {
-	Dir       string     `koanf:"dir"`
+	Dir string `koanf:"dir"`
+	// Keep is how long a finished export stays downloadable (Wazo: 2
+	// days); a tenant's retention export_days overrides it.
+	Keep time.Duration `koanf:"keep"`
+	// Workers bounds exports built at once; MaxPerTenant per tenant.
+	Workers      int `koanf:"workers"`
+	MaxPerTenant int `koanf:"max_per_tenant"`
+	// Webhook, if set, receives a JSON POST at the end of every export.
+	Webhook   string     `koanf:"webhook"`
 	Schedules []Schedule `koanf:"schedules"`
 }
 
@@ -166,8 +223,22 @@ type Schedule struct {
 	Name   string `koanf:"name"`
 	Tenant string `koanf:"tenant"`
 	Cron   string `koanf:"cron"`
-	Period string `koanf:"period"` // previous_day | previous_week | previous_month
+	Period string `koanf:"period"` // the window: previous_day | previous_week | previous_month
 	Email  string `koanf:"email"`
+	// Filters narrow the window's calls, as the export API's query does.
+	Filters   ScheduleFilters `koanf:"filters"`
+	Webhook   string          `koanf:"webhook"`   // POSTed to when a run ends
+	Directory string          `koanf:"directory"` // a copy of each run's zip goes here
+	Disabled  bool            `koanf:"disabled"`
+}
+
+// ScheduleFilters are a schedule's /cdr-style filters.
+type ScheduleFilters struct {
+	CallDirection string   `koanf:"call_direction"`
+	Search        string   `koanf:"search"`
+	Number        string   `koanf:"number"`
+	Tags          []string `koanf:"tags"`
+	UserUUIDs     []string `koanf:"user_uuid"`
 }
 
 // Default returns the configuration used when a key is not set.
@@ -177,7 +248,7 @@ func Default() Config {
 			Type: "asterisk",
 			Asterisk: Asterisk{URL: "http://127.0.0.1:8088/ari", Username: "callrecd", App: "callrecd",
 				RecordingSpool: "/var/spool/asterisk/recording"},
-			FreeSWITCH:          FreeSWITCH{Address: "127.0.0.1:8021", Password: "ClueCon", RecordingDir: "/var/lib/freeswitch/recordings"},
+			FreeSWITCH:          FreeSWITCH{Address: "127.0.0.1:8021", Password: "ClueCon", RecordingDir: "/var/lib/freeswitch/recordings", HeartbeatTimeout: 65 * time.Second},
 			ConnectTimeout:      5 * time.Second,
 			ReconnectMaxBackoff: 30 * time.Second,
 			RequestTimeout:      5 * time.Second,
@@ -192,7 +263,7 @@ func Default() Config {
 			FeatureCodes: defaultFeatureCodes(),
 		},
 		SMTP:    SMTP{Port: 587, TLS: "starttls"},
-		Exports: Exports{Dir: "/var/lib/callrecd/exports"},
+		Exports: Exports{Dir: "/var/lib/callrecd/exports", Keep: 48 * time.Hour, Workers: 2, MaxPerTenant: 1},
 	}
 }
 
@@ -238,7 +309,26 @@ func (e *Error) Error() string {
 
 // EnvPrefix starts every environment override. Nesting uses a double
 // underscore: CALLRECD_PBX__ASTERISK__PASSWORD sets pbx.asterisk.password.
+// Only a variable whose first part names a section of the file
+// (CALLRECD_<SECTION>__…, e.g. CALLRECD_HTTP__LISTEN) is an override; any
+// other CALLRECD_ variable (a script's CALLRECD_BIN) is not callrecd's and
+// is left alone. Within a section an unknown key is an error, as in the file.
 const EnvPrefix = "CALLRECD_"
+
+// envSection reports whether an environment variable (prefix stripped,
+// lower-cased) is an override: its first part is a top-level key.
+func envSection(key string) bool {
+	section, _, nested := strings.Cut(key, "__")
+	if !nested {
+		return false
+	}
+	for f := range reflect.TypeOf(Config{}).Fields() {
+		if f.Tag.Get("koanf") == section {
+			return true
+		}
+	}
+	return false
+}
 
 // Load reads the YAML file at path (none when path is empty), applies
 // environment overrides from environ (os.Environ when nil) and then
@@ -261,6 +351,9 @@ func Load(path string, environ []string, overrides map[string]any) (Config, erro
 		Prefix: EnvPrefix,
 		TransformFunc: func(key, value string) (string, any) {
 			key = strings.ToLower(strings.TrimPrefix(key, EnvPrefix))
+			if !envSection(key) {
+				return "", nil // not an override: koanf skips it
+			}
 			return strings.ReplaceAll(key, "__", "."), value
 		},
 		EnvironFunc: func() []string { return environ },
@@ -373,6 +466,11 @@ func decodeError(err error) error {
 	return &Error{Problem: msg}
 }
 
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
 // Validate checks every value and names the first bad key.
 func (c Config) Validate() error {
 	var errs []error
@@ -394,6 +492,17 @@ func (c Config) Validate() error {
 	case "freeswitch":
 		if _, _, err := net.SplitHostPort(c.PBX.FreeSWITCH.Address); err != nil {
 			bad("pbx.freeswitch.address", "must be host:port, got %q", c.PBX.FreeSWITCH.Address)
+		}
+		if c.PBX.FreeSWITCH.RecordingDir == "" {
+			bad("pbx.freeswitch.recording_dir", "is required: the folder FreeSWITCH records into, as callrecd sees it")
+		}
+		if c.PBX.FreeSWITCH.HeartbeatTimeout != 0 && c.PBX.FreeSWITCH.HeartbeatTimeout < 21*time.Second {
+			bad("pbx.freeswitch.heartbeat_timeout", "must be more than FreeSWITCH's 20 s heartbeat interval, got %s", c.PBX.FreeSWITCH.HeartbeatTimeout)
+		}
+		// Without a trunk rule every leg is a phone: the external-to-external
+		// rule could never fire.
+		if len(c.Trunks.Profiles)+len(c.Trunks.Gateways) == 0 && !c.Trunks.OutsideCall {
+			bad("trunks", "on FreeSWITCH, name the carrier-facing sofia profiles (trunks.profiles), gateways (trunks.gateways) or set trunks.outside_call: true")
 		}
 	default:
 		bad("pbx.type", "must be asterisk or freeswitch, got %q", c.PBX.Type)
@@ -419,6 +528,18 @@ func (c Config) Validate() error {
 	if c.HTTP.PublicURL != "" {
 		if u, err := url.Parse(c.HTTP.PublicURL); err != nil || u.Scheme == "" || u.Host == "" {
 			bad("http.public_url", "must be an absolute URL, got %q", c.HTTP.PublicURL)
+		}
+	}
+	for i, p := range c.HTTP.TrustedProxies {
+		if _, err := parseProxy(p); err != nil {
+			bad(fmt.Sprintf("http.trusted_proxies[%d]", i), "must be an IP address or a CIDR range such as 10.0.0.0/8, got %q", p)
+		}
+	}
+	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
+		bad("http.tls_cert", "http.tls_cert and http.tls_key go together: set both (HTTPS) or neither")
+	} else if c.HTTP.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(c.HTTP.TLSCert, c.HTTP.TLSKey); err != nil {
+			bad("http.tls_cert", "cannot load the certificate and key: %v", err)
 		}
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
@@ -490,8 +611,10 @@ func (c Config) Validate() error {
 		if !tenantIDs[s.Tenant] {
 			bad(key+".tenant", "must be the uuid of a tenant listed under tenants, got %q", s.Tenant)
 		}
-		if _, err := cron.ParseStandard(s.Cron); err != nil {
-			bad(key+".cron", "must be a 5-field cron expression such as \"22 1 * * 1\" (%v), got %q", err, s.Cron)
+		if strings.HasPrefix(s.Cron, "TZ=") || strings.HasPrefix(s.Cron, "CRON_TZ=") {
+			bad(key+".cron", "must not set TZ=: a schedule runs in its tenant's timezone, got %q", s.Cron)
+		} else if _, err := cron.ParseStandard(s.Cron); err != nil {
+			bad(key+".cron", "must be a 5-field cron expression such as \"22 1 * * 1\" or a descriptor such as @weekly (%v), got %q", err, s.Cron)
 		}
 		if !slices.Contains([]string{"previous_day", "previous_week", "previous_month"}, s.Period) {
 			bad(key+".period", "must be previous_day, previous_week or previous_month, got %q", s.Period)
@@ -501,6 +624,35 @@ func (c Config) Validate() error {
 				bad(key+".email", "must be an e-mail address, got %q", s.Email)
 			}
 		}
+		if s.Webhook != "" && !httpURL(s.Webhook) {
+			bad(key+".webhook", "must be an http(s) URL, got %q", s.Webhook)
+		}
+		if s.Directory != "" && !filepath.IsAbs(s.Directory) {
+			bad(key+".directory", "must be an absolute path, got %q", s.Directory)
+		}
+		if d := s.Filters.CallDirection; d != "" && !slices.Contains([]string{"internal", "inbound", "outbound", "unknown"}, d) {
+			bad(key+".filters.call_direction", "must be internal, inbound, outbound or unknown, got %q", d)
+		}
+		for _, u := range s.Filters.UserUUIDs {
+			if _, err := uuid.Parse(u); err != nil || len(u) != 36 {
+				bad(key+".filters.user_uuid", "must be user UUIDs, got %q", u)
+			}
+		}
+		if seen := slices.IndexFunc(c.Exports.Schedules[:i], func(o Schedule) bool { return o.Tenant == s.Tenant && o.Name == s.Name }); seen >= 0 {
+			bad(key+".name", "schedule %q of tenant %s is declared twice", s.Name, s.Tenant)
+		}
+	}
+	if c.Exports.Dir == "" {
+		bad("exports.dir", "is required")
+	}
+	if c.Exports.Keep <= 0 {
+		bad("exports.keep", "must be a positive duration such as 48h, got %s", c.Exports.Keep)
+	}
+	if c.Exports.Workers < 1 || c.Exports.MaxPerTenant < 1 {
+		bad("exports.workers", "exports.workers and exports.max_per_tenant must be at least 1, got %d and %d", c.Exports.Workers, c.Exports.MaxPerTenant)
+	}
+	if c.Exports.Webhook != "" && !httpURL(c.Exports.Webhook) {
+		bad("exports.webhook", "must be an http(s) URL, got %q", c.Exports.Webhook)
 	}
 	if len(errs) > 0 {
 		// Sorted so the first message is stable whatever the map order.

@@ -123,6 +123,8 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"bad pbx type", "pbx:\n  type: 3cx\n", nil, "pbx.type"},
 		{"bad ari url", "pbx:\n  asterisk:\n    url: 127.0.0.1:8088\n", nil, "pbx.asterisk.url"},
 		{"bad esl address", "pbx:\n  type: freeswitch\n  freeswitch:\n    address: nowhere\n", nil, "pbx.freeswitch.address"},
+		{"freeswitch without a trunk rule", "pbx:\n  type: freeswitch\n", nil, "trunks"},
+		{"freeswitch heartbeat below its interval", "pbx:\n  type: freeswitch\n  freeswitch:\n    heartbeat_timeout: 5s\ntrunks:\n  profiles: [external]\n", nil, "pbx.freeswitch.heartbeat_timeout"},
 		{"bad listen", "http:\n  listen: 9298\n", nil, "http.listen"},
 		{"bad format", "defaults:\n  format: ogg\n", nil, "defaults.format"},
 		{"bad feature code", "defaults:\n  feature_codes:\n    onlinerec: '*3a'\n", nil, "defaults.feature_codes.onlinerec"},
@@ -189,5 +191,51 @@ func TestMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), []string{}, nil)
 	if err == nil || !strings.Contains(err.Error(), "nope.yaml") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A CALLRECD_ variable that names no section of the file is not an
+// override (a script's CALLRECD_BIN); one in a section still must be a key.
+func TestEnvOnlySectionsAreOverrides(t *testing.T) {
+	cfg, err := Load("", []string{"CALLRECD_BIN=/usr/local/bin/callrecd", "CALLRECD_DEBUG=1",
+		"CALLRECD_NOSUCH__THING=x", "CALLRECD_=y", "CALLRECD_HTTP__LISTEN=127.0.0.1:2001"}, nil)
+	if err != nil {
+		t.Fatalf("non-override CALLRECD_ variables: %v", err)
+	}
+	if cfg.HTTP.Listen != "127.0.0.1:2001" {
+		t.Fatalf("override not applied: %q", cfg.HTTP.Listen)
+	}
+	_, err = Load("", []string{"CALLRECD_BIN=x", "CALLRECD_HTTP__LISTN=127.0.0.1:1"}, nil)
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Key != "http.listn" {
+		t.Fatalf("unknown key in a section: %v", err)
+	}
+}
+
+func TestTrustedProxiesAndTLS(t *testing.T) {
+	cfg, err := Load(writeFile(t, "http:\n  trusted_proxies: [127.0.0.1, '10.0.0.0/8', '::1']\n"), []string{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nets := cfg.HTTP.TrustedProxyNets()
+	if len(nets) != 3 || nets[0].String() != "127.0.0.1/32" || nets[1].String() != "10.0.0.0/8" || nets[2].String() != "::1/128" {
+		t.Fatalf("trusted proxies %v", nets)
+	}
+	if cfg, err = Load("", []string{"CALLRECD_HTTP__TRUSTED_PROXIES=192.0.2.1,198.51.100.0/24"}, nil); err != nil ||
+		len(cfg.HTTP.TrustedProxyNets()) != 2 {
+		t.Fatalf("from env: %v %v", cfg.HTTP.TrustedProxies, err)
+	}
+	for _, tc := range []struct{ yaml, key string }{
+		{"http:\n  trusted_proxies: [proxy.example.com]\n", "http.trusted_proxies[0]"},
+		{"http:\n  trusted_proxies: [10.0.0.0/33]\n", "http.trusted_proxies[0]"},
+		{"http:\n  tls_cert: /c.pem\n", "http.tls_cert"},
+		{"http:\n  tls_key: /k.pem\n", "http.tls_cert"},
+		{"http:\n  tls_cert: /nonexistent/c.pem\n  tls_key: /nonexistent/k.pem\n", "http.tls_cert"},
+	} {
+		_, err := Load(writeFile(t, tc.yaml), []string{}, nil)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Key != tc.key {
+			t.Errorf("%q: %v, want an error about %s", tc.yaml, err, tc.key)
+		}
 	}
 }

@@ -21,6 +21,12 @@ type Config struct {
 	// Prepares declares that the PBX can get a recording ready while the
 	// call rings (OpPrepare/OpRelease commands; Asterisk: a spare snoop).
 	Prepares bool
+	// TransfersLeaveLegAlone declares that the PBX transfers a leg by
+	// leaving it alone first (FreeSWITCH: after a REFER or uuid_transfer the
+	// transferer hangs up before the transferee's new leg exists). A call
+	// down to one live party then keeps its recording until that party
+	// hangs up too or is bridged again, instead of ending it at once.
+	TransfersLeaveLegAlone bool
 	// MayStart, if set, vetoes new recordings (the disk guard: storage
 	// below its free-space floor). It is called with the engine's lock held
 	// and must answer from a cache. A refused recording is failed with the
@@ -41,6 +47,7 @@ type Engine struct {
 	settings Settings
 	index    Index
 	prepares bool
+	loneLeg  bool // TransfersLeaveLegAlone
 	mayStart func() error
 	clock    Clock
 	log      *slog.Logger
@@ -139,6 +146,7 @@ func New(cfg Config) (*Engine, error) {
 		settings: cfg.Settings,
 		index:    cfg.Index,
 		prepares: cfg.Prepares,
+		loneLeg:  cfg.TransfersLeaveLegAlone,
 		mayStart: cfg.MayStart,
 		clock:    cfg.Clock,
 		log:      cfg.Logger,

@@ -332,15 +332,17 @@ var t0 = time.Date(2021, 5, 14, 17, 47, 15, 632882000, time.UTC)
 // engine returns to them as the executor does (commands, then writes in
 // order; a refused start handed back as RecordingFailed).
 type harness struct {
-	t      testing.TB
-	e      *Engine
-	pbx    *fakePBX
-	store  *fakeStore
-	clock  *fakeClock
-	ids    int
-	prep   *preparingPBX // set by newPreparingHarness: the engine gets it as its PBX
-	rowIDs map[RowKey]int64
-	fx     []Effect // the effects applied so far
+	t     testing.TB
+	e     *Engine
+	pbx   *fakePBX
+	store *fakeStore
+	clock *fakeClock
+	ids   int
+	prep  *preparingPBX // set by newPreparingHarness: the engine gets it as its PBX
+	// loneLeg: the engine is told TransfersLeaveLegAlone (FreeSWITCH).
+	loneLeg bool
+	rowIDs  map[RowKey]int64
+	fx      []Effect // the effects applied so far
 	// apply holds it from the engine's decision to its last write, as the
 	// executor does, so concurrent requests apply in the order decided.
 	applyMu sync.Mutex
@@ -367,6 +369,7 @@ func (h *harness) newEngine() *Engine {
 	h.rowIDs = map[RowKey]int64{}
 	e, err := New(Config{
 		Settings: h.store, Index: h.store, Clock: h.clock, Prepares: h.prep != nil, MayStart: h.mayStart,
+		TransfersLeaveLegAlone: h.loneLeg,
 		NewID: func() string {
 			h.ids++
 			return fmt.Sprintf("00000000-0000-4000-8000-%012d", h.ids)

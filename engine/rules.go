@@ -38,8 +38,11 @@ func (e *Engine) applyRules(ctx context.Context, c *call, at time.Time) {
 	}
 	rec := c.active()
 	if c.partyCount() < 2 {
-		// The conversation is over (someone hung up): finalize.
-		if rec != nil {
+		// The conversation is over (someone hung up): finalize — unless the
+		// PBX leaves a transferee alone for a moment (TransfersLeaveLegAlone):
+		// then the last party's own hang-up (partyCount 0) or its next
+		// bridge decides.
+		if rec != nil && !e.loneLeg {
 			e.stopRec(rec, recording.StopHangup, at)
 		}
 		return

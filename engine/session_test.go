@@ -66,3 +66,46 @@ func TestSnapshotPauseUnknownSetsTheRowsState(t *testing.T) {
 		}
 	}
 }
+
+// TransfersLeaveLegAlone (FreeSWITCH): the transferer hangs up before the
+// transferee's new leg exists. The recording waits for what comes next: a
+// new external partner stops it external_to_external, a new internal one
+// keeps it (one row through the transfer), the last party's hang-up stops
+// it. Without the capability a lone party ends the recording at once.
+func TestTransfersLeaveLegAlone(t *testing.T) {
+	cases := []struct {
+		name    string
+		loneLeg bool
+		then    func(h *harness)
+		want    recording.StopReason
+		state   recording.State
+	}{
+		{"to an external number", true, func(h *harness) {
+			h.send(ext("X", "L1", "+15557654321"))
+			h.connect("T", "X", "br2")
+		}, recording.StopExternalToExternal, recording.StateStopped},
+		{"to an internal user", true, func(h *harness) {
+			h.send(in("B", "L1", "1002"))
+			h.connect("T", "B", "br2")
+		}, "", recording.StateRecording},
+		{"the transferee hangs up", true, func(h *harness) { h.send(Hangup{Channel: "T"}) }, recording.StopHangup, recording.StateStopped},
+		{"capability off: the lone party ends it", false, func(*harness) {}, recording.StopHangup, recording.StateStopped},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.loneLeg = c.loneLeg
+			h.e = h.newEngine()
+			h.user("1001", func(u *User) { u.CallRecordIncomingExternal = true })
+			h.user("1002", nil)
+			inboundCall(h)
+			h.send(RecordingStarted{Name: h.one().UUID, Channel: h.pbx.ops("start")[0].Channel})
+			h.send(ChannelUnbridged{Channel: "A", Bridge: "br1"}, Hangup{Channel: "A"}, ChannelUnbridged{Channel: "T", Bridge: "br1"})
+			c.then(h)
+			r := h.one()
+			if r.State != c.state || r.StopReason != c.want {
+				t.Fatalf("state %s stop %q, want %s %q", r.State, r.StopReason, c.state, c.want)
+			}
+		})
+	}
+}

@@ -382,8 +382,9 @@ func TestReindexReconcilesEveryKindOfMismatch(t *testing.T) {
 		t.Errorf("adopted %+v", r)
 	}
 	c, err := f.s.GetCall(ctx, tenantA, 4242)
-	if err != nil || c.PBXCallID != store.PlaceholderPBXCallID(4242) || !slices.Equal(c.Tags, []string{store.TagReindexed}) ||
-		len(c.Recordings) != 1 {
+	if err != nil || c.PBXCallID != store.PlaceholderPBXCallID(4242) || !slices.Equal(c.Tags, []string{store.TagReindexed, store.TagGuessedDirection}) ||
+		len(c.Recordings) != 1 || c.Answer == nil || c.End == nil || c.End.Sub(*c.Answer) != 2*time.Second ||
+		c.Direction != store.DirectionInternal {
 		t.Errorf("placeholder call %+v, %v", c, err)
 	}
 	if r := f.get(uuidN(9)); r.CallID != 1 {

@@ -237,19 +237,23 @@ func whereClause(conds []string) string {
 	return " WHERE " + strings.Join(conds, " AND ")
 }
 
-// listCallColumns are the columns of a call a CDR listing shows: callColumns
-// but pbx_call_id. cListCallColumns is the same of the alias c.
-const listCallColumns = `id, tenant_uuid, start_at, answer_at, end_at, direction,
-	source_extension, source_name, source_user_uuid, destination_extension, destination_name,
-	destination_user_uuid, requested_extension, tags`
+// listCallColumns are the columns of a call a CDR listing shows (all of
+// callColumns: pbx_call_id is Wazo's conversation_id). cListCallColumns is
+// the same of the alias c.
+const listCallColumns = callColumns
+
+// summaryRecordingColumns are the recording columns a CDR listing shows
+// (recordingColumns but call_id, channel and deleted_at), of the alias r.
+const summaryRecordingColumns = `r.uuid, r.tenant_uuid, r.start_at, r.end_at, r.filename, r.deleted,
+	r.paused_intervals, r.format, r.size, r.duration_ms, r.sha256, r.state, r.started_by, r.stop_reason, r.failure_reason`
 
 var cListCallColumns = prefixed("c.", listCallColumns)
 
 // queryCallsWithRecordingSummaries appends to calls the calls a query reads
 // with the listing's fields of their recordings (see
-// CDRQuery.RecordingSummary): listCallColumns then r.uuid, r.tenant_uuid,
-// r.start_at, r.end_at, r.filename, r.deleted, one row per recording (NULLs
-// for a call without any), a call's rows together. PBXCallID stays empty.
+// CDRQuery.RecordingSummary): listCallColumns then summaryRecordingColumns,
+// one row per recording (NULLs for a call without any), a call's rows
+// together.
 func (s *Store) queryCallsWithRecordingSummaries(ctx context.Context, calls *[]Call, query string, args []any) error {
 	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -263,14 +267,15 @@ func (s *Store) queryCallsWithRecordingSummaries(ctx context.Context, calls *[]C
 	var answer, end sql.NullInt64
 	var srcUser, dstUser sql.NullString
 	var tags string
-	var recUUID, recTenant, recFile sql.NullString
-	var recStart, recEnd sql.NullInt64
+	var recUUID, recTenant, recFile, recPaused, recFormat, recSHA, recState, recBy, recStop, recFail sql.NullString
+	var recStart, recEnd, recSize, recDur sql.NullInt64
 	var recDeleted sql.NullBool
 	for rows.Next() {
 		c = Call{}
-		if err := rows.Scan(&c.ID, &c.TenantUUID, &start, &answer, &end, &c.Direction,
+		if err := rows.Scan(&c.ID, &c.TenantUUID, &c.PBXCallID, &start, &answer, &end, &c.Direction,
 			&c.SourceExtension, &c.SourceName, &srcUser, &c.DestinationExtension, &c.DestinationName,
-			&dstUser, &c.RequestedExtension, &tags, &recUUID, &recTenant, &recStart, &recEnd, &recFile, &recDeleted); err != nil {
+			&dstUser, &c.RequestedExtension, &tags, &recUUID, &recTenant, &recStart, &recEnd, &recFile, &recDeleted,
+			&recPaused, &recFormat, &recSize, &recDur, &recSHA, &recState, &recBy, &recStop, &recFail); err != nil {
 			return err
 		}
 		if n := len(out); n == first || out[n-1].ID != c.ID {
@@ -286,9 +291,15 @@ func (s *Store) queryCallsWithRecordingSummaries(ctx context.Context, calls *[]C
 		}
 		if recUUID.Valid {
 			last := &out[len(out)-1]
-			last.Recordings = append(last.Recordings, Recording{UUID: recUUID.String, CallID: last.ID,
+			r := Recording{UUID: recUUID.String, CallID: last.ID,
 				TenantUUID: recTenant.String, Start: fromMicros(recStart.Int64), End: timePtr(recEnd),
-				Filename: recFile.String, Deleted: recDeleted.Bool})
+				Filename: recFile.String, Deleted: recDeleted.Bool, Format: recFormat.String, Size: recSize.Int64,
+				Duration: time.Duration(recDur.Int64) * time.Millisecond, SHA256: recSHA.String, State: recState.String,
+				StartedBy: recBy.String, StopReason: recStop.String, FailureReason: recFail.String}
+			if r.PausedIntervals, err = parseIntervals(recPaused.String); err != nil {
+				return err
+			}
+			last.Recordings = append(last.Recordings, r)
 		}
 	}
 	if err := rows.Err(); err != nil {

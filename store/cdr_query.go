@@ -52,23 +52,37 @@ type CDRQuery struct {
 	FromID   int64    // id > FromID
 	Recorded *bool    // with (true) or without (false) any recording
 	CallIDs  []int64  // only these ids
+	// CallStatus is Wazo's call_status: answered, unknown (not answered),
+	// blocked or voicemail (callrecd sees neither: no call matches).
+	CallStatus string
+	// ConversationID is Wazo's conversation_id: the PBX call id.
+	ConversationID string
+	// Distinct "peer_exten" keeps, of the calls between a user and one
+	// peer extension, the newest (Wazo's listDistinctCallLogs); with
+	// ScopeUser, the newest per peer of that user.
+	Distinct string
 
 	Order string // a CDROrderKeys value; "" = start
 	Desc  bool
 	Page
 
-	// RecordingSummary loads only what a CDR listing shows of each
-	// recording (UUID, CallID, TenantUUID, Start, End, Filename, Deleted);
-	// the other Recording fields stay zero. A page reads a third as many
-	// columns. The calls' PBXCallID, which a listing does not show, stays
-	// empty too.
+	// RecordingSummary reads the page and its recordings in one query
+	// (rather than the calls, then their recordings): every Recording field
+	// but Channel and DeletedAt is set.
 	RecordingSummary bool
 }
 
 func (q CDRQuery) filtered() bool {
 	return len(q.UserUUIDs) > 0 || q.From != nil || q.Until != nil || q.CallDirection != "" || q.Search != "" ||
-		q.Number != "" || len(q.Tags) > 0 || q.FromID > 0 || q.Recorded != nil || len(q.CallIDs) > 0
+		q.Number != "" || len(q.Tags) > 0 || q.FromID > 0 || q.Recorded != nil || len(q.CallIDs) > 0 ||
+		q.CallStatus != "" || q.ConversationID != "" || q.Distinct != ""
 }
+
+// Call statuses CDRQuery.CallStatus accepts (Wazo's CallStatus).
+var CallStatuses = []string{"answered", "blocked", "voicemail", "unknown"}
+
+// CDRDistinct are the CDRQuery.Distinct values.
+var CDRDistinct = []string{"peer_exten"}
 
 // QueryCDR lists calls with their recordings, the number of calls in scope
 // (total) and the number matching the filters (filtered).
@@ -208,6 +222,38 @@ func buildCDRQuery(q CDRQuery) (cdrStatements, error) {
 		}
 		add(cond)
 	}
+	switch q.CallStatus {
+	case "":
+	case "answered":
+		add("answer_at IS NOT NULL")
+	case "unknown":
+		add("answer_at IS NULL")
+	case "blocked", "voicemail":
+		add("0") // callrecd does not see blocked calls or voicemail
+	default:
+		return cdrStatements{}, fmt.Errorf("query cdr: %w: call_status %q", ErrInvalid, q.CallStatus)
+	}
+	if q.ConversationID != "" {
+		add("pbx_call_id = ?", q.ConversationID)
+	}
+	switch q.Distinct {
+	case "":
+	case "peer_exten":
+		// Each user party's peer is the other side's extension.
+		if q.ScopeUser != "" {
+			add(`id IN (SELECT max(id) FROM (SELECT id, destination_extension AS peer FROM calls WHERE source_user_uuid = ?
+				UNION ALL SELECT id, source_extension FROM calls WHERE destination_user_uuid = ?) GROUP BY peer)`,
+				q.ScopeUser, q.ScopeUser)
+		} else {
+			add(`id IN (SELECT max(id) FROM (SELECT id, source_user_uuid AS u, destination_extension AS peer FROM calls
+				WHERE source_user_uuid IS NOT NULL AND (? = '' OR tenant_uuid = ?)
+				UNION ALL SELECT id, destination_user_uuid, source_extension FROM calls
+				WHERE destination_user_uuid IS NOT NULL AND (? = '' OR tenant_uuid = ?)) GROUP BY u, peer)`,
+				q.Tenant, q.Tenant, q.Tenant, q.Tenant)
+		}
+	default:
+		return cdrStatements{}, fmt.Errorf("query cdr: %w: distinct %q", ErrInvalid, q.Distinct)
+	}
 	if len(q.CallIDs) > 0 {
 		a := make([]any, len(q.CallIDs))
 		for i, id := range q.CallIDs {
@@ -236,7 +282,7 @@ func buildCDRQuery(q CDRQuery) (cdrStatements, error) {
 		// order, each followed by its recordings (a call without any comes
 		// once, with NULLs). SQLite keeps the subquery's order (no sort).
 		st.pageSQL = `SELECT ` + cListCallColumns +
-			`, r.uuid, r.tenant_uuid, r.start_at, r.end_at, r.filename, r.deleted FROM (SELECT ` + listCallColumns + `, ` + order + ` AS sort_key` +
+			`, ` + summaryRecordingColumns + ` FROM (SELECT ` + listCallColumns + `, ` + order + ` AS sort_key` +
 			pageSQL + `) c LEFT JOIN recordings r ON r.call_id = c.id ORDER BY c.sort_key` + dir + `, c.id` + dir
 	} else {
 		st.pageSQL = `SELECT ` + callColumns + pageSQL
@@ -286,10 +332,11 @@ func numberPattern(n string) (string, bool) {
 	return pat, true
 }
 
-// RecordingStateCounts counts recordings by state (deleted ones included),
-// for metrics.
+// RecordingStateCounts counts recordings by state, for metrics; a deleted
+// recording counts as "deleted", not as the state it had.
 func (s *Store) RecordingStateCounts(ctx context.Context) (map[string]int, error) {
-	rows, err := s.q.QueryContext(ctx, `SELECT state, count(*) FROM recordings GROUP BY state`)
+	rows, err := s.q.QueryContext(ctx, `SELECT CASE WHEN deleted THEN 'deleted' ELSE state END, count(*)
+		FROM recordings GROUP BY 1`)
 	if err != nil {
 		return nil, classify("recording state counts", err)
 	}

@@ -25,6 +25,11 @@ func PlaceholderPBXCallID(callID int64) string { return "reindex:" + strconv.For
 // TagReindexed marks calls created by reindex.
 const TagReindexed = "reindexed"
 
+// TagGuessedDirection marks a reindexed call whose call_direction is a
+// guess: its file does not tell, and Wazo's schema has no "unknown" (its
+// clients accept internal, inbound and outbound only).
+const TagGuessedDirection = "guessed:call_direction"
+
 // IndexedTenants lists every tenant's uuid.
 func (s *Store) IndexedTenants(ctx context.Context) ([]string, error) {
 	rows, err := s.q.QueryContext(ctx, `SELECT uuid FROM tenants ORDER BY uuid`)
@@ -84,8 +89,10 @@ func (s *Store) IndexedRecordings(ctx context.Context, q media.IndexQuery) ([]me
 
 // AdoptRecording indexes a file found in the layout without a row. If the
 // tenant has no call with a.CallID, a placeholder call with exactly that id
-// is created (pbx_call_id "reindex:<id>", tagged "reindexed", direction
-// unknown, spanning the recording). The recording row says started_by
+// is created from what the file tells: pbx_call_id "reindex:<id>", answered
+// when the recording starts (a call is recorded once answered) and ended
+// when it ends, so its duration is the recording's; its direction is
+// Wazo's "internal", tagged "reindexed" and TagGuessedDirection. The recording row says started_by
 // "policy" (the schema has no "unknown"). All or nothing; a recording uuid
 // that already has a row gives media.ErrAlreadyIndexed.
 func (s *Store) AdoptRecording(ctx context.Context, a media.Adoption) error {
@@ -107,9 +114,9 @@ func (s *Store) AdoptRecording(ctx context.Context, a media.Adoption) error {
 		err := tx.QueryRowContext(ctx, `SELECT tenant_uuid FROM calls WHERE id = ?`, a.CallID).Scan(&tenant)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			_, err = tx.ExecContext(ctx, `INSERT INTO calls (id, tenant_uuid, pbx_call_id, start_at, end_at, direction, tags)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, a.CallID, a.Tenant, PlaceholderPBXCallID(a.CallID), micros(start),
-				micros(end), DirectionUnknown, tagsJSON([]string{TagReindexed}))
+			_, err = tx.ExecContext(ctx, `INSERT INTO calls (id, tenant_uuid, pbx_call_id, start_at, answer_at, end_at, direction, tags)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, a.CallID, a.Tenant, PlaceholderPBXCallID(a.CallID), micros(start),
+				micros(start), micros(end), DirectionInternal, tagsJSON([]string{TagReindexed, TagGuessedDirection}))
 			if err != nil {
 				return err
 			}

@@ -105,8 +105,13 @@ func TestAdoptRecordingCreatesTheCallWithItsIDAllOrNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.PBXCallID != "reindex:2060" || !c.Start.Equal(start) || c.End == nil || !c.End.Equal(start.Add(1500*time.Millisecond)) ||
-		len(c.Tags) != 1 || c.Tags[0] != TagReindexed || len(c.Recordings) != 1 {
+		!slices.Equal(c.Tags, []string{TagReindexed, TagGuessedDirection}) || len(c.Recordings) != 1 {
 		t.Fatalf("placeholder call %+v", c)
+	}
+	// What the file tells (answered, its duration) and Wazo's values for
+	// the rest: Wazo's database has no "unknown" direction.
+	if c.Answer == nil || !c.Answer.Equal(start) || c.Direction != DirectionInternal {
+		t.Fatalf("placeholder call answer %v, direction %q", c.Answer, c.Direction)
 	}
 	r := c.Recordings[0]
 	if r.UUID != a.UUID || r.Size != 16044 || r.SHA256 != "ab" || r.Duration != 1500*time.Millisecond || r.State != string(recording.StateStopped) ||

@@ -77,15 +77,19 @@ func (l *asteriskLink) register(reg prometheus.Registerer) {
 }
 
 func (l *asteriskLink) Run(ctx context.Context, h handler) error {
-	// Files a previous run left in the spool for ended recordings are
-	// moved first: a crash between a recording's end and its move loses
-	// nothing.
-	if _, err := l.collector.Recover(ctx, store.ForEngine{S: l.store}.FindRecording); err != nil {
-		l.log.Error("cannot read the recording spool", "err", err)
+	return runCollected(ctx, l.collector, l.store, l.log, func(ctx context.Context) error { return l.adapter.Run(ctx, h) })
+}
+
+// runCollected runs a PBX adapter with the collector of its recording
+// folder. Files a previous run left there for ended recordings are moved
+// first: a crash between a recording's end and its move loses nothing.
+func runCollected(ctx context.Context, coll *spool.Collector, s *store.Store, log *slog.Logger, run func(context.Context) error) error {
+	if _, err := coll.Recover(ctx, store.ForEngine{S: s}.FindRecording); err != nil {
+		log.Error("cannot read the recording spool", "err", err)
 	}
 	done := make(chan struct{})
-	go func() { l.collector.Run(ctx); close(done) }()
-	err := l.adapter.Run(ctx, h)
+	go func() { coll.Run(ctx); close(done) }()
+	err := run(ctx)
 	<-done // the store closes after Run returns: let queued moves finish first
 	return err
 }

@@ -25,7 +25,9 @@ import (
 	"github.com/callrecd/callrecd/ari"
 	"github.com/callrecd/callrecd/config"
 	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/esl"
 	"github.com/callrecd/callrecd/executor"
+	"github.com/callrecd/callrecd/export"
 	"github.com/callrecd/callrecd/media"
 	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
@@ -45,6 +47,8 @@ type Options struct {
 	// TuneARI adjusts the ARI adapter's settings that the configuration
 	// does not expose (e.g. a fast watchdog in tests).
 	TuneARI func(*ari.Config)
+	// TuneESL does the same for the FreeSWITCH adapter.
+	TuneESL func(*esl.AdapterConfig)
 	// Statfs reads the storage's free space (nil: the real disk); tests
 	// fill the disk this way.
 	Statfs func(path string) (media.Space, error)
@@ -61,6 +65,10 @@ type System struct {
 	// ARI is the Asterisk adapter (nil on another PBX), for tests and
 	// benches that watch the link itself.
 	ARI *ari.Adapter
+	// ESL is the FreeSWITCH adapter (nil on another PBX).
+	ESL *esl.Adapter
+	// Exports builds bulk exports and fires their schedules.
+	Exports *export.Service
 
 	cfg    config.Config
 	log    *slog.Logger
@@ -136,11 +144,15 @@ func Build(ctx context.Context, cfg config.Config, opts Options) (_ *System, err
 	case "asterisk":
 		parts = newAsteriskLink(cfg, sys.Root, s, opts, log)
 		sys.ARI = parts.ari
+	case "freeswitch":
+		parts = newFreeSWITCHLink(cfg, sys.Root, s, opts, log)
+		sys.ESL = parts.esl
 	default:
-		return nil, fmt.Errorf("pbx.type %s: the FreeSWITCH adapter is not built yet; use asterisk", cfg.PBX.Type)
+		return nil, fmt.Errorf("pbx.type %q: must be asterisk or freeswitch", cfg.PBX.Type)
 	}
 	sys.Engine, err = engine.New(engine.Config{Settings: fe, Index: parts.index, Prepares: parts.preparer != nil,
-		MayStart: guard.MayStart, Clock: opts.Clock, Logger: log.With("component", "engine")})
+		TransfersLeaveLegAlone: parts.transfersLeaveLegAlone,
+		MayStart:               guard.MayStart, Clock: opts.Clock, Logger: log.With("component", "engine")})
 	if err != nil {
 		return nil, err
 	}
@@ -153,8 +165,12 @@ func Build(ctx context.Context, cfg config.Config, opts Options) (_ *System, err
 	sys.link.register(sys.Registry)
 	sys.events = &countingHandler{next: sys.Executor, metrics: sys.Metrics}
 
+	if sys.Exports, err = buildExports(ctx, cfg, sys, opts, log); err != nil {
+		return nil, err
+	}
 	handler, err := api.New(api.Options{Store: s, StorageRoot: sys.Root, Calls: sys.Executor, Logger: log,
-		Registry: sys.Registry, Metrics: sys.Metrics, Contexts: firstContexts(cfg), Ready: sys.link.Ready})
+		Registry: sys.Registry, Metrics: sys.Metrics, Contexts: firstContexts(cfg), Ready: sys.link.Ready,
+		TrustedProxies: cfg.HTTP.TrustedProxyNets(), Exports: sys.Exports})
 	if err != nil {
 		return nil, err
 	}
@@ -176,6 +192,9 @@ type linkParts struct {
 	index    engine.Index
 	final    func(engine.RecordingRow)
 	ari      *ari.Adapter // the Asterisk adapter, for System.ARI
+	esl      *esl.Adapter // the FreeSWITCH adapter, for System.ESL
+	// transfersLeaveLegAlone: see engine.Config (FreeSWITCH).
+	transfersLeaveLegAlone bool
 }
 
 // firstContexts maps each tenant to its first Asterisk context (the
@@ -202,7 +221,11 @@ func (s *System) Run(ctx context.Context) error {
 	s.log.Info("callrecd serving", "http", s.ln.Addr().String(), "db", s.cfg.Database.Path, "storage", s.Root, "pbx", s.cfg.PBX.Type)
 	grp, ctx := errgroup.WithContext(ctx)
 	grp.Go(func() error {
-		if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+		serve := func() error { return s.srv.Serve(s.ln) }
+		if s.cfg.HTTP.TLSCert != "" { // http.tls_cert/tls_key: HTTPS, as Wazo's clients expect
+			serve = func() error { return s.srv.ServeTLS(s.ln, s.cfg.HTTP.TLSCert, s.cfg.HTTP.TLSKey) }
+		}
+		if err := serve(); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
@@ -226,6 +249,7 @@ func (s *System) Run(ctx context.Context) error {
 		}
 		return err
 	})
+	grp.Go(func() error { return s.Exports.Run(ctx) })
 	err := grp.Wait()
 	s.log.Info("callrecd stopped")
 	return err

@@ -77,7 +77,8 @@ behind a Wazo-compatible REST API.`,
 		"configuration file (default: $CALLRECD_CONFIG, else /etc/callrecd/callrecd.yaml if it exists)")
 	root.PersistentFlags().StringVar(&g.dbPath, "db", "", "SQLite database file (overrides database.path)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServeCmd(g), newMigrateCmd(g), newTokenCmd(g), newImportCmd(g), newVersionCmd(g), newReindexCmd(g))
+	root.AddCommand(newServeCmd(g), newMigrateCmd(g), newTokenCmd(g), newImportCmd(g), newVersionCmd(g), newReindexCmd(g),
+		newExportCmd(g))
 	return root
 }
 
