@@ -66,14 +66,21 @@ func (l *asteriskLink) register(reg prometheus.Registerer) {
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callrecd_pbx_watchdog_trips_total",
 			Help: "Times the ARI watchdog found the link dead while it looked up, and forced a reconnect."},
-			func() float64 { return float64(l.adapter.WatchdogTrips()) }),
+			func() float64 { return float64(l.adapter.WatchdogTrips()) }))
+	reg.MustRegister(collectorMetrics(l.collector)...)
+}
+
+// collectorMetrics are the counters of a PBX link's file collector: a file
+// that could not be moved needs an administrator.
+func collectorMetrics(coll *spool.Collector) []prometheus.Collector {
+	return []prometheus.Collector{
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callrecd_recording_files_moved_total",
 			Help: "Finished recordings moved from the PBX spool into the storage layout."},
-			func() float64 { moved, _ := l.collector.Stats(); return float64(moved) }),
+			func() float64 { moved, _ := coll.Stats(); return float64(moved) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callrecd_recording_files_failed_total",
 			Help: "Finished recordings that could not be moved or indexed (the file stays in the spool; alert on it)."},
-			func() float64 { _, failed := l.collector.Stats(); return float64(failed) }),
-	)
+			func() float64 { _, failed := coll.Stats(); return float64(failed) }),
+	}
 }
 
 func (l *asteriskLink) Run(ctx context.Context, h handler) error {

@@ -58,14 +58,8 @@ func (l *freeswitchLink) register(reg prometheus.Registerer) {
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callrecd_pbx_command_failures_total",
 			Help: "FreeSWITCH commands refused or unanswered."},
-			func() float64 { return float64(l.adapter.Stats().Failures) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callrecd_recording_files_moved_total",
-			Help: "Finished recordings moved from the PBX spool into the storage layout."},
-			func() float64 { moved, _ := l.collector.Stats(); return float64(moved) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callrecd_recording_files_failed_total",
-			Help: "Finished recordings that could not be moved or indexed (the file stays in the spool; alert on it)."},
-			func() float64 { _, failed := l.collector.Stats(); return float64(failed) }),
-	)
+			func() float64 { return float64(l.adapter.Stats().Failures) }))
+	reg.MustRegister(collectorMetrics(l.collector)...)
 }
 
 func (l *freeswitchLink) Run(ctx context.Context, h handler) error {
