@@ -2,6 +2,7 @@ package esl
 
 import (
 	"bufio"
+	"compress/gzip"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -18,13 +19,17 @@ import (
 // ones), decoded as the client decodes them.
 func traceEvents(t testing.TB, name string) []Event {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "..", "shared", "traces", "freeswitch", name+".jsonl"))
+	f, err := os.Open(filepath.Join("..", "testdata", "traces", "freeswitch", name+".jsonl.gz"))
 	if err != nil {
 		t.Fatalf("trace %s: %v", name, err)
 	}
 	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("trace %s: %v", name, err)
+	}
 	var out []Event
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(zr)
 	sc.Buffer(make([]byte, 1<<20), 8<<20)
 	for sc.Scan() {
 		var line struct {

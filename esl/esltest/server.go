@@ -1,6 +1,6 @@
 // Package esltest is a wire-level fake FreeSWITCH event socket for tests:
 // a TCP listener on 127.0.0.1 that speaks ESL byte for byte as FreeSWITCH
-// 1.10.12 does (see the traces in ../shared/traces/freeswitch), answers
+// 1.10.12 does (see the traces in testdata/traces/freeswitch), answers
 // commands with handlers the test registers, and emits events.
 package esltest
 

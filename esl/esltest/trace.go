@@ -2,7 +2,9 @@ package esltest
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,8 +27,9 @@ type TraceLine struct {
 	Text    string            `json:"text,omitempty"`
 }
 
-// TraceDir is the folder of the FreeSWITCH traces: shared/traces/freeswitch
-// beside the repository (found by walking up to go.mod).
+// TraceDir is the folder of the FreeSWITCH traces: testdata/traces/freeswitch
+// of the repository (found by walking up to go.mod), a gzipped copy of the
+// real FreeSWITCH 1.10.12 captures with their README.
 func TraceDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
@@ -35,11 +38,7 @@ func TraceDir(t testing.TB) string {
 	}
 	for range 64 {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			traces := filepath.Join(dir, "..", "shared", "traces", "freeswitch")
-			if _, err := os.Stat(traces); err != nil {
-				t.Fatalf("esltest: FreeSWITCH traces not found at %s (expected ../shared/traces/freeswitch beside the repository): %v", traces, err)
-			}
-			return traces
+			return filepath.Join(dir, "testdata", "traces", "freeswitch")
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -51,25 +50,39 @@ func TraceDir(t testing.TB) string {
 	return ""
 }
 
-// TraceNames are the traces there (names without .jsonl), sorted.
+// TraceNames are the traces there (names without .jsonl.gz), sorted.
 func TraceNames(t testing.TB) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(TraceDir(t), "*.jsonl"))
+	files, err := filepath.Glob(filepath.Join(TraceDir(t), "*.jsonl.gz"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("esltest: no FreeSWITCH traces in %s", TraceDir(t))
 	}
 	var out []string
 	for _, f := range files {
-		out = append(out, strings.TrimSuffix(filepath.Base(f), ".jsonl"))
+		out = append(out, strings.TrimSuffix(filepath.Base(f), ".jsonl.gz"))
 	}
 	return out
+}
+
+// ReadTrace returns a trace file's JSON lines, decompressed.
+func ReadTrace(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(zr)
 }
 
 // LoadTrace reads a trace by name, e.g. "a_record_mask_pause".
 func LoadTrace(t testing.TB, name string) []TraceLine {
 	t.Helper()
-	path := filepath.Join(TraceDir(t), name+".jsonl")
-	data, err := os.ReadFile(path)
+	path := filepath.Join(TraceDir(t), name+".jsonl.gz")
+	data, err := ReadTrace(path)
 	if err != nil {
 		t.Fatalf("esltest: trace %q: %v", name, err)
 	}
