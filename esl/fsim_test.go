@@ -333,13 +333,6 @@ func (s *fsim) uuidBuglist(cmd string) (string, []esl.Event) {
 	return b.String(), nil
 }
 
-// live reports whether a recording runs on FreeSWITCH at path.
-func (s *fsim) live(path string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.recs[path] != nil
-}
-
 // pausedNow reports whether the recording at path is paused.
 func (s *fsim) pausedNow(path string) bool {
 	s.mu.Lock()

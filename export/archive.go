@@ -116,7 +116,7 @@ func (a *archive) add(it item) error {
 	var we writeErr
 	switch {
 	case errors.As(err, &we):
-		return errZip{we.error}
+		return errZip(we)
 	case err != nil:
 		me.Status, me.Error = "truncated", err.Error()
 		a.missing++

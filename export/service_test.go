@@ -384,7 +384,7 @@ func TestNotifications(t *testing.T) {
 		t.Fatalf("directory copy: %v", err)
 	}
 	// A webhook that refuses is reported on the job, which stays finished.
-	hook.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 503) })
+	hook.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusServiceUnavailable) })
 	j2, _ := s.Submit(ctx, Request{Tenant: tenantA})
 	j2 = done.wait(t, j2.UUID)
 	if j2.Status != store.ExportFinished || !strings.Contains(j2.NotifyError, "503") {
