@@ -20,6 +20,7 @@ import (
 type Metrics struct {
 	events     *prometheus.CounterVec
 	reconnects prometheus.Counter
+	refused    *prometheus.CounterVec
 	httpDur    *prometheus.HistogramVec
 }
 
@@ -31,12 +32,15 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "PBX events handled by the engine, by event type."}, []string{"type"}),
 		reconnects: prometheus.NewCounter(prometheus.CounterOpts{Name: "callrecd_pbx_reconnects_total",
 			Help: "Times the PBX link was re-established after being lost."}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callrecd_recording_control_refused_total",
+			Help: "Requests to control a recording from a phone that were refused, by reason (not_a_party: a SIP MESSAGE from somebody who is not an internal party of that call)."},
+			[]string{"reason"}),
 		httpDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "callrecd_http_request_duration_seconds",
 			Help:    "HTTP request latency by route template, method and status code.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}},
 			[]string{"method", "route", "code"}),
 	}
-	for _, c := range []prometheus.Collector{m.events, m.reconnects, m.httpDur,
+	for _, c := range []prometheus.Collector{m.events, m.reconnects, m.refused, m.httpDur,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -50,6 +54,9 @@ func (m *Metrics) EventHandled(eventType string) { m.events.WithLabelValues(even
 
 // PBXReconnected counts one re-established PBX link.
 func (m *Metrics) PBXReconnected() { m.reconnects.Inc() }
+
+// ControlRefused counts a refused recording control (executor.Config.Refused).
+func (m *Metrics) ControlRefused(reason string) { m.refused.WithLabelValues(reason).Inc() }
 
 // watch registers the scrape-time gauges: the PBX link, live calls and
 // recordings by state.

@@ -103,7 +103,21 @@ type RecordingFinal struct {
 	Row  RecordingRow
 }
 
+// ControlRefused says that a request to control a recording from a phone
+// was refused (a SIP MESSAGE from somebody who is not an internal party of
+// that call): an administrator counts these to see probing or a
+// mis-set-up phone.
+type ControlRefused struct {
+	Reason string // RefusedNotAParty, …
+}
+
+// Reasons of ControlRefused.
+const (
+	RefusedNotAParty = "not_a_party"
+)
+
 func (Command) isEffect()        {}
+func (ControlRefused) isEffect() {}
 func (WriteCall) isEffect()      {}
 func (WriteRecording) isEffect() {}
 func (SetAutoRecord) isEffect()  {}

@@ -244,6 +244,7 @@ func (e *Engine) onTextMessage(ctx context.Context, ev TextMessage, at time.Time
 	if !c.sentByParty(ev) {
 		e.log.Warn("engine: media control refused: the sender is not an internal party of the call",
 			"sender", cmp.Or(ev.Endpoint, ev.From), "pbx_call_id", c.pbxID, "operation", op)
+		e.fx = append(e.fx, ControlRefused{Reason: RefusedNotAParty})
 		return
 	}
 	var err error

@@ -221,3 +221,52 @@ func TestStorySIPMessage(t *testing.T) {
 		})
 	}
 }
+
+// A SIP MESSAGE from somebody who is not a party of the call (user 1003
+// naming 1001's call) changes nothing and is counted for the administrator
+// (callrecd_recording_control_refused_total{reason="not_a_party"}).
+func TestStorySIPMessageFromANonPartyIsRefusedAndCounted(t *testing.T) {
+	s := newStory(t, "g1_sip_message_ood_json", user("1001", uuid1001, autoOut), user("1002", uuid1002, nil), user("1003", uuid1003, nil))
+	s.replayUntil(named("CHANNEL_BRIDGE", "sofia/internal/1001@"))
+	s.waitCommand("uuid_record")
+	s.one(recording.StateRecording)
+	var msg esl.Event
+	for s.cursor < len(s.trace) && msg.Name == "" {
+		if ev := s.trace[s.cursor]; ev.Name == "MESSAGE" {
+			msg = ev
+		} else {
+			s.sim.emit(ev)
+		}
+		s.cursor++
+	}
+	h := maps.Clone(msg.Headers)
+	h["from_user"], h["from"] = "1003", "1003@127.0.0.1"
+	s.sim.emit(esl.Event{Name: "MESSAGE", Headers: h, Body: msg.Body})
+	s.eventually("the refusal counted", func() bool { return refusedCount(t, s) == 1 })
+	if r := s.one(recording.StateRecording); len(r.PausedIntervals) != 0 {
+		t.Fatalf("a stranger paused it: %+v", r)
+	}
+	if cmds := s.commands("uuid_record " + s.leg(s.recordings()[0]) + " pause"); len(cmds) != 0 {
+		t.Fatalf("paused on FreeSWITCH: %v", cmds)
+	}
+}
+
+func refusedCount(t *testing.T, s *story) float64 {
+	mfs, err := s.sys.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "callrecd_recording_control_refused_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == "not_a_party" {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}

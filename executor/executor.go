@@ -38,8 +38,10 @@ type Config struct {
 	Records  Records
 	// Final, if set, hears of every recording whose row became final, after
 	// that row is written (the spool collector moves its file then).
-	Final  func(engine.RecordingRow)
-	Logger *slog.Logger
+	Final func(engine.RecordingRow)
+	// Refused, if set, hears of every ControlRefused (the metrics).
+	Refused func(reason string)
+	Logger  *slog.Logger
 }
 
 // Executor feeds the engine and applies its effects. It is safe for
@@ -52,6 +54,7 @@ type Executor struct {
 	prep    engine.Preparer
 	records Records
 	final   func(engine.RecordingRow)
+	refused func(string)
 	log     *slog.Logger
 
 	mu     sync.Mutex
@@ -79,7 +82,7 @@ func New(cfg Config) (*Executor, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Executor{eng: cfg.Engine, pbx: cfg.PBX, prep: cfg.Preparer, records: cfg.Records, final: cfg.Final,
+	return &Executor{eng: cfg.Engine, pbx: cfg.PBX, prep: cfg.Preparer, records: cfg.Records, final: cfg.Final, refused: cfg.Refused,
 		log: log, ids: map[engine.RowKey]int64{}, orphan: map[string]bool{}}, nil
 }
 
@@ -178,6 +181,10 @@ func (x *Executor) write(ctx context.Context, fx []engine.Effect) {
 		case engine.SetAutoRecord:
 			if err := x.records.SetUserAutoRecord(ctx, w.Tenant, w.User, w.Enabled); err != nil {
 				x.log.Error("executor: *26: set the user's automatic recording", "user", w.User, "err", err)
+			}
+		case engine.ControlRefused:
+			if x.refused != nil {
+				x.refused(w.Reason)
 			}
 		case engine.RecordingFinal:
 			delete(x.orphan, w.Row.UUID)

@@ -157,7 +157,7 @@ func Build(ctx context.Context, cfg config.Config, opts Options) (_ *System, err
 		return nil, err
 	}
 	sys.Executor, err = executor.New(executor.Config{Engine: sys.Engine, PBX: parts.pbx, Preparer: parts.preparer,
-		Records: fe, Final: parts.final, Logger: log.With("component", "executor")})
+		Records: fe, Final: parts.final, Refused: sys.Metrics.ControlRefused, Logger: log.With("component", "executor")})
 	if err != nil {
 		return nil, err
 	}
