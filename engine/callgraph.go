@@ -88,6 +88,9 @@ func (e *Engine) describeCall(c *call) {
 			r.Direction = DirInbound
 		}
 	}
+	if r.RequestedNumber == "" {
+		r.RequestedNumber = src.calleeNum
+	}
 	if c.dstFrozen {
 		return
 	}

@@ -179,17 +179,21 @@ const (
 
 // CallRow is a call's CDR row.
 type CallRow struct {
-	ID                   int64 // the store's id (0 until CallStored)
-	Tenant               string
-	PBXCallID            string
-	Start                time.Time
-	Answer               time.Time // zero: not answered
-	End                  time.Time // zero: still running
-	Direction            Direction
-	SourceNumber         string
-	SourceName           string
-	SourceUserUUID       string
-	SourceExtension      string
+	ID              int64 // the store's id (0 until CallStored)
+	Tenant          string
+	PBXCallID       string
+	Start           time.Time
+	Answer          time.Time // zero: not answered
+	End             time.Time // zero: still running
+	Direction       Direction
+	SourceNumber    string
+	SourceName      string
+	SourceUserUUID  string
+	SourceExtension string
+	// RequestedNumber is what the originator dialled (Wazo's requested_*:
+	// a ring group's or queue's number, the external number as dialled);
+	// DestinationNumber is who answered (destination_*).
+	RequestedNumber      string
 	DestinationNumber    string
 	DestinationName      string
 	DestinationUserUUID  string

@@ -109,3 +109,35 @@ func TestTransfersLeaveLegAlone(t *testing.T) {
 		})
 	}
 }
+
+// Wazo's requested_* is what the caller dialled, destination_* who
+// answered: a ring group's number stays the request when a member answers,
+// and an external number keeps the digits the caller dialled even when the
+// trunk leg was given other ones.
+func TestRequestedIsWhatWasDialled(t *testing.T) {
+	h := newHarness(t)
+	h.user("1001", nil)
+	h.user("1002", nil)
+	h.send(dialTo(in("A", "L1", "1001"), "700"), dialTo(in("B", "L1", "1002"), "1002"))
+	h.connect("A", "B", "br1")
+	h.send(dialTo(in("C", "L2", "1001"), "9005551234"), dialTo(ext("X", "L2", "1001"), "005551234"))
+	h.connect("C", "X", "br2")
+	rows := h.store.callRows()
+	if len(rows) != 2 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	for _, want := range []struct{ requested, destination string }{{"700", "1002"}, {"9005551234", "005551234"}} {
+		found := false
+		for _, r := range rows {
+			if r.RequestedNumber == want.requested {
+				found = true
+				if r.DestinationNumber != want.destination {
+					t.Errorf("requested %s: destination %q, want %q", want.requested, r.DestinationNumber, want.destination)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no row requested %s: %+v", want.requested, rows)
+		}
+	}
+}

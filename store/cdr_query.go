@@ -204,9 +204,11 @@ func buildCDRQuery(q CDRQuery) (cdrStatements, error) {
 	}
 	if q.Number != "" {
 		if pat, wild := numberPattern(q.Number); wild {
-			add(`(source_extension LIKE ? ESCAPE '\' OR destination_extension LIKE ? ESCAPE '\')`, pat, pat)
+			add(`(source_extension LIKE ? ESCAPE '\' OR destination_extension LIKE ? ESCAPE '\'
+				OR requested_extension LIKE ? ESCAPE '\')`, pat, pat, pat)
 		} else {
-			add("(source_extension = ? OR destination_extension = ?)", pat, pat)
+			// requested: a ring group's or queue's number finds its calls
+			add("(source_extension = ? OR destination_extension = ? OR requested_extension = ?)", pat, pat, pat)
 		}
 	}
 	for _, tag := range q.Tags {

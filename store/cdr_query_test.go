@@ -38,6 +38,10 @@ func TestQueryCDRFiltersAndCounts(t *testing.T) {
 	}
 	c1 := mk(tenantA, "p1", 0, DirectionInternal, "1015", "1011", userOlga, []string{"olga", "vip"}, 1)
 	c2 := mk(tenantA, "p2", 10, DirectionInbound, "+33123456789", "1011", "", nil, 0)
+	c2.RequestedExtension = "700" // ring group 700, answered by 1011
+	if err := s.UpdateCall(ctx, c2); err != nil {
+		t.Fatal(err)
+	}
 	c3 := mk(tenantA, "p3", 20, DirectionOutbound, "1011", "0800123456", "", []string{"olga"}, 2)
 	mk(tenantB, "p1", 5, DirectionInternal, "1015", "1011", "", nil, 1)
 
@@ -61,6 +65,8 @@ func TestQueryCDRFiltersAndCounts(t *testing.T) {
 		{"number exact", CDRQuery{Tenant: tenantA, Number: "1011"}, []int64{c1.ID, c2.ID, c3.ID}, 3},
 		{"number suffix", CDRQuery{Tenant: tenantA, Number: "_456789"}, []int64{c2.ID}, 3},
 		{"number prefix", CDRQuery{Tenant: tenantA, Number: "0800_"}, []int64{c3.ID}, 3},
+		{"number: the group dialled", CDRQuery{Tenant: tenantA, Number: "700"}, []int64{c2.ID}, 3},
+		{"number: the group dialled, prefix", CDRQuery{Tenant: tenantA, Number: "70_"}, []int64{c2.ID}, 3},
 		{"number no wildcard", CDRQuery{Tenant: tenantA, Number: "456789"}, []int64{}, 3},
 		{"tags all", CDRQuery{Tenant: tenantA, Tags: []string{"olga", "vip"}}, []int64{c1.ID}, 3},
 		{"tag", CDRQuery{Tenant: tenantA, Tags: []string{"olga"}}, []int64{c1.ID, c3.ID}, 3},

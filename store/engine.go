@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"time"
@@ -219,7 +220,7 @@ func callFromRow(row engine.CallRow) Call {
 		Answer: optTime(row.Answer), End: optTime(row.End), Direction: string(row.Direction),
 		SourceExtension: srcExt, SourceName: row.SourceName, SourceUserUUID: row.SourceUserUUID,
 		DestinationExtension: dstExt, DestinationName: row.DestinationName,
-		DestinationUserUUID: row.DestinationUserUUID, RequestedExtension: row.DestinationNumber}
+		DestinationUserUUID: row.DestinationUserUUID, RequestedExtension: cmp.Or(row.RequestedNumber, row.DestinationNumber)}
 }
 
 // CreateCall inserts the CDR row (or finds the one a replayed event made).

@@ -37,7 +37,7 @@ func (f ForEngine) OpenCalls(ctx context.Context) ([]engine.OpenCall, error) {
 		row := engine.CallRow{ID: c.ID, Tenant: c.TenantUUID, PBXCallID: c.PBXCallID, Start: c.Start,
 			Answer: valueTime(c.Answer), Direction: engine.Direction(c.Direction),
 			SourceNumber: c.SourceExtension, SourceName: c.SourceName, SourceUserUUID: c.SourceUserUUID,
-			SourceExtension: c.SourceExtension, DestinationNumber: c.RequestedExtension,
+			SourceExtension: c.SourceExtension, RequestedNumber: c.RequestedExtension, DestinationNumber: c.DestinationExtension,
 			DestinationName: c.DestinationName, DestinationUserUUID: c.DestinationUserUUID,
 			DestinationExtension: c.DestinationExtension}
 		seen := c.Start
