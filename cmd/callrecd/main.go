@@ -78,7 +78,7 @@ behind a Wazo-compatible REST API.`,
 	root.PersistentFlags().StringVar(&g.dbPath, "db", "", "SQLite database file (overrides database.path)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(g), newMigrateCmd(g), newTokenCmd(g), newImportCmd(g), newVersionCmd(g), newReindexCmd(g),
-		newExportCmd(g))
+		newExportCmd(g), newDoctorCmd(g))
 	return root
 }
 

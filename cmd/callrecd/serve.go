@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/callrecd/callrecd/config"
+	"github.com/callrecd/callrecd/doctor"
 	"github.com/callrecd/callrecd/wiring"
 	"github.com/spf13/cobra"
 )
@@ -40,6 +42,7 @@ apply each tenant's recording retention daily. Stops cleanly on SIGINT/SIGTERM.`
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	logDoctor(doctor.Run(ctx, cfg, 3*time.Second), log)
 	sys, err := wiring.Build(ctx, cfg, wiring.Options{Logger: log})
 	if err != nil {
 		return err
