@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"cmp"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Config is one inbound event-socket connection.
@@ -261,7 +262,7 @@ func (c *Client) BgAPI(ctx context.Context, cmd string) (string, error) {
 	if cmd == "" || strings.ContainsAny(cmd, "\r\n") {
 		return "", fmt.Errorf("esl: bgapi command %q must be one non-empty line", cmd)
 	}
-	id := newUUID()
+	id := uuid.NewString()
 	ch := make(chan string, 1)
 	c.mu.Lock()
 	c.jobs[id] = ch
@@ -512,13 +513,4 @@ func (c *Client) event(ev Event) {
 		return
 	}
 	c.events.push(ev)
-}
-
-// newUUID is a random (version 4) UUID for Job-UUID.
-func newUUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/callrecd/callrecd/esl"
+	"github.com/google/uuid"
 )
 
 // sconn is one client connection. Its subscription fields are guarded by
@@ -174,7 +175,7 @@ func (c *sconn) command(lines []string, _ []byte) bool {
 	case strings.HasPrefix(lower, "sendmsg"):
 		c.reply("+OK")
 	case strings.HasPrefix(lower, "sendevent"):
-		c.reply("+OK " + newUUID())
+		c.reply("+OK " + uuid.NewString())
 	case strings.HasPrefix(lower, "nolog"):
 		c.reply("+OK no longer logging")
 	case strings.HasPrefix(lower, "log"):
@@ -245,7 +246,7 @@ func (c *sconn) api(cmd string) {
 func (c *sconn) bgapi(cmd, jobID string) {
 	s := c.s
 	if jobID == "" {
-		jobID = newUUID()
+		jobID = uuid.NewString()
 	}
 	rep := esl.Frame{Header: map[string]string{"Content-Type": "command/reply",
 		"Reply-Text": "+OK Job-UUID: " + jobID, "Job-UUID": jobID}}

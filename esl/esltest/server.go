@@ -6,9 +6,7 @@ package esltest
 
 import (
 	"bufio"
-	"crypto/rand"
 	"errors"
-	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/callrecd/callrecd/esl"
+	"github.com/google/uuid"
 )
 
 // Event is esl.Event, so that handlers read naturally.
@@ -62,7 +61,7 @@ func NewServer(t testing.TB, password string) *Server {
 	if err != nil {
 		t.Fatalf("esltest: listen: %v", err)
 	}
-	s := &Server{password: password, ln: ln, coreUUID: newUUID(), conns: map[*sconn]bool{},
+	s := &Server{password: password, ln: ln, coreUUID: uuid.NewString(), conns: map[*sconn]bool{},
 		handlers: map[string]APIFunc{}, replay: map[string]*answers{}, cursor: map[string]int{},
 		changed: make(chan struct{}), seq: 1000}
 	s.wg.Add(1)
@@ -409,12 +408,4 @@ func (s *Server) record(cmd string) {
 	s.cmds = append(s.cmds, cmd)
 	s.notify()
 	s.mu.Unlock()
-}
-
-func newUUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
