@@ -128,3 +128,38 @@ func (r *REST) Do(ctx context.Context, method, path string, q url.Values, body, 
 
 // Close drops the idle connections.
 func (r *REST) Close() { r.hc.CloseIdleConnections() }
+
+// Download streams the body of a GET to w, bounded by ctx only (a large
+// recording takes longer than a command's timeout). It returns the bytes
+// written and fails when the body is shorter than the Content-Length
+// announced, so a cut transfer is never taken for a whole file.
+func (r *REST) Download(ctx context.Context, path string, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.SetBasicAuth(r.user, r.pass)
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("ARI GET %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		var m struct {
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(data, &m) != nil || m.Message == "" {
+			m.Message = strings.TrimSpace(string(data))
+		}
+		return 0, &HTTPError{Method: http.MethodGet, Path: path, Status: resp.StatusCode, Message: m.Message}
+	}
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("ARI GET %s: after %d bytes: %w", path, n, err)
+	}
+	if resp.ContentLength >= 0 && n != resp.ContentLength {
+		return n, fmt.Errorf("ARI GET %s: %d bytes of %d announced", path, n, resp.ContentLength)
+	}
+	return n, nil
+}

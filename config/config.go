@@ -39,6 +39,11 @@ type PBX struct {
 	RequestTimeout time.Duration `koanf:"request_timeout"`
 }
 
+// SpoolOverARI as pbx.asterisk.recording_spool: Asterisk's spool is not
+// reachable from callrecd's machine; finished recordings come over ARI
+// (/recordings/stored/{name}/file) and are deleted there once placed.
+const SpoolOverARI = "ari"
+
 // Asterisk is the ARI connection.
 type Asterisk struct {
 	URL      string `koanf:"url"` // e.g. http://127.0.0.1:8088/ari
@@ -46,7 +51,9 @@ type Asterisk struct {
 	Password string `koanf:"password"`
 	App      string `koanf:"app"`
 	// RecordingSpool is where Asterisk writes ARI recordings, as callrecd
-	// sees the folder (it moves finished files out of it).
+	// sees the folder (it moves finished files out of it), or SpoolOverARI
+	// when callrecd cannot see it: every file is then fetched over ARI.
+	// Files a readable folder lacks are fetched over ARI too.
 	RecordingSpool string `koanf:"recording_spool"`
 }
 

@@ -47,11 +47,14 @@ type env struct {
 	dbPath string
 	drv    *lab.Driver
 	spool  string
-	root   string
-	ariURL string
-	users  map[string]store.User
-	tones  map[string]int
-	logBuf *syncBuf
+	// spoolSetting, if set, is recording_spool instead of spool (a
+	// callrecd that cannot see the chroot's spool).
+	spoolSetting string
+	root         string
+	ariURL       string
+	users        map[string]store.User
+	tones        map[string]int
+	logBuf       *syncBuf
 	// watchdog is the adapter's WatchdogInterval (0: 1 s).
 	watchdog time.Duration
 
@@ -150,7 +153,7 @@ func (e *env) start() {
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(e.logBuf), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := config.Default()
 	cfg.PBX.Asterisk = config.Asterisk{URL: e.ariURL + "/ari", Username: "recorder", Password: "secret", App: "callrecd",
-		RecordingSpool: e.spool}
+		RecordingSpool: cmp.Or(e.spoolSetting, e.spool)}
 	cfg.PBX.RequestTimeout, cfg.PBX.ConnectTimeout, cfg.PBX.ReconnectMaxBackoff = 3*time.Second, 2*time.Second, 500*time.Millisecond
 	cfg.Storage = config.Storage{Root: e.root, MinFree: "100MiB"}
 	cfg.Database.Path = e.dbPath

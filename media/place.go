@@ -23,6 +23,10 @@ const tempPrefix = ".callrecd-tmp-"
 // IsTempName reports whether a file name is one of our temp files.
 func IsTempName(name string) bool { return strings.HasPrefix(name, tempPrefix) }
 
+// TempPath names a temp file for name in dir, one IsTempName recognises
+// (reindex skips it; a crash leaves nothing that looks like a recording).
+func TempPath(dir, name string) string { return filepath.Join(dir, tempPrefix+name) }
+
 // ErrExists means the destination holds a different file; it is never
 // overwritten.
 var ErrExists = errors.New("media: a different file already exists at the destination")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 
 	"github.com/callrecd/callrecd/ari"
 	"github.com/callrecd/callrecd/config"
@@ -39,13 +40,34 @@ func newAsteriskLink(cfg config.Config, root string, s *store.Store, opts Option
 	}
 	plog := log.With("pbx", "asterisk")
 	adapter := ari.NewAdapter(acfg, plog)
-	coll := spool.New(ast.RecordingSpool, root, s, log.With("component", "spool"))
+	coll := spool.New(spoolDir(ast.RecordingSpool, log), root, s, log.With("component", "spool"))
+	stored := ari.NewREST(ast.URL, ast.Username, ast.Password, cfg.PBX.RequestTimeout)
+	coll.Remote = ari.NewStoredRecordings(stored)
 	coll.Transcoder = media.Transcoder{}
 	coll.Idle, coll.Forget = adapter.Idle, adapter.Forget
 	adapter.OnIdle = coll.PBXIdle
 	l := &asteriskLink{adapter: adapter, collector: coll, store: s, log: plog}
 	return linkParts{link: l, pbx: adapter, preparer: adapter, final: coll.Final, ari: adapter,
 		index: spool.SeenIndex{Index: store.ForEngine{S: s}, C: coll}}
+}
+
+// spoolDir is the folder the collector reads Asterisk's recordings from, ""
+// when it cannot (recording_spool: ari, or a folder this machine does not
+// have: Asterisk runs elsewhere); then every file comes over ARI. It says
+// which in the log, since it decides where a file waits when callrecd is
+// down.
+func spoolDir(configured string, log *slog.Logger) string {
+	if configured == config.SpoolOverARI {
+		log.Info("recording spool: fetched over ARI (/recordings/stored), deleted on Asterisk once placed", "recording_spool", configured)
+		return ""
+	}
+	if _, err := os.ReadDir(configured); err != nil {
+		log.Warn("recording spool not readable from this machine; fetching recordings over ARI instead (set recording_spool: ari to say so, or fix the folder)",
+			"recording_spool", configured, "err", err)
+		return ""
+	}
+	log.Info("recording spool: read from the folder; a file missing there is fetched over ARI", "recording_spool", configured)
+	return configured
 }
 
 // Ready is nil once the events websocket is up, the first re-sync was read
@@ -59,6 +81,9 @@ func (l *asteriskLink) Ready() error {
 	}
 	return nil
 }
+
+// Reconnects counts the events websocket's connections after the first.
+func (l *asteriskLink) Reconnects() int64 { return l.adapter.Stream().Reconnects() }
 
 // register exposes the adapter's and the collector's counters: a tripped
 // watchdog or a file that could not be moved needs an administrator.

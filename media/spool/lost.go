@@ -19,6 +19,9 @@ type SeenIndex struct {
 // write when that is later.
 func (r SeenIndex) OpenRecordings(ctx context.Context) ([]engine.OpenRecording, error) {
 	out, err := r.Index.OpenRecordings(ctx)
+	if r.C.spool == "" {
+		return out, err // files on the PBX's host: no write time to read
+	}
 	for i := range out {
 		fi, serr := os.Stat(filepath.Join(r.C.spool, out[i].Row.UUID+".wav"))
 		if serr == nil && fi.ModTime().After(out[i].Seen) {

@@ -9,12 +9,17 @@
 // idle hook (PBXIdle) and its Idle query. The engine stays pure: it never
 // hears of files. The collector knows nothing of the PBX but the folder it
 // writes to.
+//
+// The file comes from the PBX's spool folder when callrecd can read it (same
+// host or a shared mount) and otherwise from the PBX's own API (Remote:
+// Asterisk's /recordings/stored), verified before the PBX's copy is deleted.
+// A move that fails is retried with backoff; a file is never deleted from the
+// PBX before it is in the layout and indexed.
 package spool
 
 import (
+	"cmp"
 	"context"
-	"errors"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -40,7 +45,7 @@ type Transcoder interface {
 
 // Collector moves finished recordings. Create it with New, run Run.
 type Collector struct {
-	spool string
+	spool string // "" = no local spool: every file comes from Remote
 	root  string
 	index Index
 	mover media.Mover
@@ -49,6 +54,9 @@ type Collector struct {
 	// AMR after they are placed; without it (or when it fails) the WAV
 	// stays, and the index says WAV.
 	Transcoder Transcoder
+	// Remote, if set, hands over the files the spool folder does not
+	// hold (a PBX on another host); see Remote.
+	Remote Remote
 	// Idle reports whether the PBX adapter is done with a recording;
 	// Forget lets the adapter drop it once moved. Both optional.
 	Idle   func(name string) bool
@@ -56,23 +64,30 @@ type Collector struct {
 	// Moved, if set, is called after a file was placed and indexed (tests,
 	// metrics).
 	Moved func(uuid string, f media.File)
+	// MaxBackoff caps the wait between two tries of a failed move
+	// (default 5 minutes; the first retry comes after a second).
+	MaxBackoff time.Duration
 
-	mu    sync.Mutex
-	final map[string]engine.RecordingRow
-	queue []engine.RecordingRow
-	wake  chan struct{}
-	moves int64
-	fails int64
+	mu     sync.Mutex
+	final  map[string]engine.RecordingRow
+	queue  []job
+	queued map[string]bool // recordings in the queue or waiting for a retry
+	timers map[*time.Timer]struct{}
+	wake   chan struct{}
+	moves  int64
+	fails  int64
 }
 
 // New returns a collector moving files from spool (the PBX's recording
-// folder as callrecd sees it) to the layout under root.
+// folder as callrecd sees it; "" when it has none and Remote serves every
+// file) to the layout under root.
 func New(spool, root string, index Index, log *slog.Logger) *Collector {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Collector{spool: spool, root: root, index: index, log: log,
-		final: map[string]engine.RecordingRow{}, wake: make(chan struct{}, 1)}
+		final: map[string]engine.RecordingRow{}, queued: map[string]bool{},
+		timers: map[*time.Timer]struct{}{}, wake: make(chan struct{}, 1)}
 }
 
 // Final notes that the engine ended a recording (row state stopped or
@@ -97,14 +112,57 @@ func (c *Collector) schedule(name string) {
 	row, ok := c.final[name]
 	if ok {
 		delete(c.final, name)
-		c.queue = append(c.queue, row)
 	}
 	c.mu.Unlock()
 	if ok {
-		select {
-		case c.wake <- struct{}{}:
-		default:
-		}
+		c.enqueue(job{row: row})
+	}
+}
+
+// enqueue adds j unless its recording is queued already (a recovery that
+// meets a recording the engine ends at the same moment).
+func (c *Collector) enqueue(j job) {
+	c.mu.Lock()
+	if c.queued[j.row.UUID] && j.attempt == 0 {
+		c.mu.Unlock()
+		return
+	}
+	c.queued[j.row.UUID] = true
+	c.queue = append(c.queue, j)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// retryLater queues j again after a backoff that doubles with each try.
+func (c *Collector) retryLater(j job) {
+	j.attempt++
+	d := time.Second << min(j.attempt-1, 20)
+	if max := cmp.Or(c.MaxBackoff, 5*time.Minute); d > max {
+		d = max
+	}
+	c.log.Info("retrying the recording's move", "recording", j.row.UUID, "attempt", j.attempt+1, "in", d)
+	c.mu.Lock()
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		c.mu.Lock()
+		delete(c.timers, t)
+		c.mu.Unlock()
+		c.enqueue(j)
+	})
+	c.timers[t] = struct{}{}
+	c.mu.Unlock()
+}
+
+// done forgets a finished job (moved, or nothing left to try).
+func (c *Collector) done(uuid string) {
+	c.mu.Lock()
+	delete(c.queued, uuid)
+	c.mu.Unlock()
+	if c.Forget != nil {
+		c.Forget(uuid)
 	}
 }
 
@@ -115,15 +173,21 @@ func (c *Collector) Stats() (moved, failed int64) {
 	return c.moves, c.fails
 }
 
-// Run moves files until ctx ends (then it finishes the queued moves).
+// Run moves files until ctx ends (then it finishes the queued moves; moves
+// waiting for a retry are left to the next start's Recover).
 func (c *Collector) Run(ctx context.Context) error {
+	defer c.stopTimers()
 	for {
 		c.mu.Lock()
 		q := c.queue
 		c.queue = nil
 		c.mu.Unlock()
-		for _, row := range q {
-			c.move(context.WithoutCancel(ctx), row)
+		for _, j := range q {
+			if again, retry := c.move(context.WithoutCancel(ctx), j); retry {
+				c.retryLater(again)
+			} else {
+				c.done(j.row.UUID)
+			}
 		}
 		if len(q) > 0 {
 			continue
@@ -136,82 +200,53 @@ func (c *Collector) Run(ctx context.Context) error {
 	}
 }
 
-// move places <spool>/<uuid>.wav (callrecd has Asterisk record WAV whatever
-// the tenant's format; transcoding comes after) and indexes it.
-func (c *Collector) move(ctx context.Context, row engine.RecordingRow) {
-	src := filepath.Join(c.spool, row.UUID+".wav")
-	defer func() {
-		if c.Forget != nil {
-			c.Forget(row.UUID)
-		}
-	}()
-	if _, err := os.Lstat(src); errors.Is(err, fs.ErrNotExist) {
-		if row.State == recording.StateStopped {
-			c.log.Warn("recording stopped but no file in the PBX spool", "recording", row.UUID, "path", src)
-			c.count(false)
-		}
-		return
+func (c *Collector) stopTimers() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for t := range c.timers {
+		t.Stop()
 	}
-	f, err := c.mover.Place(c.root, src, row.Tenant, recording.Name{
-		Start: row.Start.UTC().Truncate(time.Second), CallID: row.CallID, RecordingUUID: row.UUID, Format: recording.WAV})
-	if err != nil {
-		c.log.Error("moving a recording into the storage layout failed; the file stays in the spool",
-			"recording", row.UUID, "src", src, "err", err)
-		c.count(false)
-		return
-	}
-	fi := store.FileInfo{Filename: filepath.Base(f.Path), Format: string(recording.WAV), Size: f.Size, Duration: f.Duration, SHA256: f.SHA256}
-	if err := c.index.SetRecordingFile(ctx, row.UUID, fi); err != nil {
-		c.log.Error("recording file placed but not indexed", "recording", row.UUID, "path", f.Path, "err", err)
-		c.count(false)
-		return
-	}
-	c.log.Info("recording file in place", "recording", row.UUID, "path", f.Path, "bytes", f.Size, "duration", f.Duration)
-	if want := recording.Format(row.Format); c.Transcoder != nil && (want == recording.MP3 || want == recording.AMR) {
-		f = c.transcode(ctx, row, f, want)
-	}
-	c.count(true)
-	if c.Moved != nil {
-		c.Moved(row.UUID, f)
-	}
+	clear(c.timers)
 }
 
-// transcode converts the placed WAV and re-indexes the recording under its
-// new file. On any failure the WAV and its index entry stay as they are.
-func (c *Collector) transcode(ctx context.Context, row engine.RecordingRow, wav media.File, want recording.Format) media.File {
-	out, err := c.Transcoder.Transcode(ctx, wav.Path, want)
-	if err != nil {
-		c.log.Error("transcoding failed; the recording stays in WAV", "recording", row.UUID, "format", want, "err", err)
-		return wav
-	}
-	if out.Duration == 0 {
-		out.Duration = wav.Duration // compressed formats carry no duration header
-	}
-	fi := store.FileInfo{Filename: filepath.Base(out.Path), Format: string(want), Size: out.Size, Duration: out.Duration, SHA256: out.SHA256}
-	if err := c.index.SetRecordingFile(ctx, row.UUID, fi); err != nil {
-		// The WAV is gone, the index still names it: reindex will relink it.
-		c.log.Error("recording transcoded but not re-indexed; run callrecd reindex", "recording", row.UUID, "path", out.Path, "err", err)
-		return out
-	}
-	c.log.Info("recording transcoded", "recording", row.UUID, "path", out.Path, "bytes", out.Size)
-	return out
-}
-
-// Recover queues the files a previous run left in the spool: every
-// <uuid>.wav whose recording the index knows as ended (a crash between the
-// end of a recording and its move). Live recordings are left to the engine.
-func (c *Collector) Recover(ctx context.Context, find func(ctx context.Context, uuid string) (engine.RecordingRow, bool, error)) (int, error) {
-	entries, err := os.ReadDir(c.spool)
-	if err != nil {
-		return 0, err
-	}
+// Recover queues the files a previous run left behind: every <uuid>.wav in
+// the spool (and, with a Remote, every recording the PBX still stores)
+// whose recording the index knows as ended (a crash between the end of a
+// recording and its move). Live recordings are left to the engine. The
+// PBX's list is read in the background, retried until the PBX answers or
+// ctx ends.
+func (c *Collector) Recover(ctx context.Context, find FindFunc) (int, error) {
 	n := 0
-	for _, e := range entries {
-		name := e.Name()
-		if !e.Type().IsRegular() || filepath.Ext(name) != ".wav" {
-			continue
+	if c.spool != "" {
+		entries, err := os.ReadDir(c.spool)
+		if err != nil && c.Remote == nil {
+			return 0, err
 		}
-		uuid := name[:len(name)-len(".wav")]
+		if err != nil {
+			c.log.Warn("cannot read the recording spool; recordings come over the PBX's API only", "spool", c.spool, "err", err)
+		}
+		names := make([]string, 0, len(entries))
+		for _, e := range entries {
+			if e.Type().IsRegular() && filepath.Ext(e.Name()) == ".wav" {
+				names = append(names, e.Name()[:len(e.Name())-len(".wav")])
+			}
+		}
+		if n, err = c.recoverNames(ctx, names, find); err != nil {
+			return n, err
+		}
+	}
+	if c.Remote != nil {
+		go c.recoverRemote(ctx, find)
+	}
+	return n, nil
+}
+
+// FindFunc looks up a recording's row in the index.
+type FindFunc func(ctx context.Context, uuid string) (engine.RecordingRow, bool, error)
+
+func (c *Collector) recoverNames(ctx context.Context, names []string, find FindFunc) (int, error) {
+	n := 0
+	for _, uuid := range names {
 		if recording.ValidateUUID(uuid) != nil {
 			continue // not one of ours
 		}
@@ -222,19 +257,33 @@ func (c *Collector) Recover(ctx context.Context, find func(ctx context.Context, 
 		if !found || (row.State != recording.StateStopped && row.State != recording.StateFailed) {
 			continue
 		}
-		c.mu.Lock()
-		c.queue = append(c.queue, row)
-		c.mu.Unlock()
+		c.enqueue(job{row: row})
 		n++
 	}
 	if n > 0 {
 		c.log.Info("recovering recordings left in the PBX spool", "count", n)
-		select {
-		case c.wake <- struct{}{}:
-		default:
-		}
 	}
 	return n, nil
+}
+
+// recoverRemote lists the PBX's stored recordings once it answers.
+func (c *Collector) recoverRemote(ctx context.Context, find FindFunc) {
+	wait := time.Second
+	for {
+		names, err := c.Remote.List(ctx)
+		if err == nil {
+			if _, err = c.recoverNames(ctx, names, find); err == nil {
+				return
+			}
+		}
+		c.log.Warn("cannot list the recordings the PBX stores; trying again", "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, cmp.Or(c.MaxBackoff, 5*time.Minute))
+	}
 }
 
 func (c *Collector) count(ok bool) {
