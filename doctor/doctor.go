@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -74,15 +75,47 @@ func (r Report) Print(w io.Writer) {
 	}
 }
 
+// Log writes what is not fine, one record per check: serve runs the checks
+// at start and after each reconnect, so an administrator sees a wrong set-up
+// in the log.
+func (r Report) Log(log *slog.Logger) {
+	for _, x := range r {
+		switch x.Status {
+		case Fail:
+			log.Error("set-up check failed", "check", x.Check, "found", x.Detail, "fix", x.Fix)
+		case Warn:
+			log.Warn("set-up check", "check", x.Check, "found", x.Detail, "fix", x.Fix)
+		}
+	}
+}
+
 // Run runs every check for cfg. timeout bounds each network check.
 func Run(ctx context.Context, cfg config.Config, timeout time.Duration) Report {
+	return run(ctx, cfg, timeout, false)
+}
+
+// AfterReconnect runs the checks again once callrecd's PBX link came back:
+// the PBX may have been reconfigured or replaced meanwhile. callrecd holds
+// the ARI application then, which is no failure.
+func AfterReconnect(ctx context.Context, cfg config.Config, timeout time.Duration) Report {
+	return run(ctx, cfg, timeout, true)
+}
+
+func run(ctx context.Context, cfg config.Config, timeout time.Duration, held bool) Report {
 	var r Report
 	add := func(res ...Result) { r = append(r, res...) }
 	switch cfg.PBX.Type {
 	case "asterisk":
-		add(checkAsterisk(ctx, cfg, timeout)...)
-		add(checkFolder("recording spool (pbx.asterisk.recording_spool)", cfg.PBX.Asterisk.RecordingSpool,
-			"point pbx.asterisk.recording_spool at Asterisk's astspooldir/recording as this machine sees it, and let callrecd's user read and delete the asterisk user's files there (same host or a shared mount)"))
+		add(checkAsterisk(ctx, cfg, timeout, held)...)
+		if cfg.PBX.Asterisk.RecordingSpool != config.SpoolOverARI {
+			res := checkFolder("recording spool (pbx.asterisk.recording_spool)", cfg.PBX.Asterisk.RecordingSpool,
+				"point pbx.asterisk.recording_spool at Asterisk's astspooldir/recording as this machine sees it, and let callrecd's user read and delete the asterisk user's files there (same host or a shared mount), or set it to `ari` to fetch every file over ARI")
+			if res.Status == Fail {
+				// Not fatal: the collector fetches the files over ARI then.
+				res.Status, res.Detail = Warn, res.Detail+"; callrecd fetches the recordings over ARI instead"
+			}
+			add(res)
+		}
 	case "freeswitch":
 		add(checkFreeSWITCH(ctx, cfg, timeout)...)
 		add(checkFolder("recording folder (pbx.freeswitch.recording_dir)", cfg.PBX.FreeSWITCH.RecordingDir,

@@ -110,3 +110,30 @@ func TestLocalChecks(t *testing.T) {
 		t.Errorf("storage below its floor: %+v", x)
 	}
 }
+
+// What ari.conf's channelvars let through decides the check: every one of
+// callrecd's variables must arrive, with the value the probe set.
+func TestCheckChannelvars(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		got     map[string]string
+		status  Status
+		missing string
+	}{
+		{"all there", map[string]string{"CALLRECD_GROUP": probeValue, "CALLRECD_QUEUE": probeValue, "CHANNEL(linkedid)": "1733.7"}, OK, ""},
+		{"no channelvars line", nil, Fail, "CALLRECD_GROUP, CALLRECD_QUEUE, CHANNEL(linkedid)"},
+		{"an old line without the group", map[string]string{"CALLRECD_QUEUE": probeValue, "CHANNEL(linkedid)": "1733.7", "ACCOUNTCODE": "x"}, Fail, "CALLRECD_GROUP"},
+		{"listed but empty", map[string]string{"CALLRECD_GROUP": "", "CALLRECD_QUEUE": probeValue, "CHANNEL(linkedid)": "1733.7"}, Fail, "CALLRECD_GROUP"},
+		{"no linkedid", map[string]string{"CALLRECD_GROUP": probeValue, "CALLRECD_QUEUE": probeValue}, Fail, "CHANNEL(linkedid)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := checkChannelvars(Result{}, tc.got)
+			if r.Status != tc.status {
+				t.Fatalf("status %v, want %v: %+v", r.Status, tc.status, r)
+			}
+			if tc.status == Fail && (!strings.Contains(r.Detail, "lack "+tc.missing+":") || !strings.Contains(r.Fix, "do not replace it")) {
+				t.Fatalf("detail %q fix %q", r.Detail, r.Fix)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -11,12 +12,15 @@ import (
 	"github.com/callrecd/callrecd/ari"
 	"github.com/callrecd/callrecd/config"
 	"github.com/callrecd/callrecd/esl"
+	"github.com/callrecd/callrecd/store"
 )
 
 // checkAsterisk: ARI answers with these credentials, the version, the
-// modules to avoid, that the application is not taken by another client,
-// and that the configured trunks exist as PJSIP endpoints.
-func checkAsterisk(ctx context.Context, cfg config.Config, timeout time.Duration) []Result {
+// modules to avoid, that the application is not taken by another client
+// (unless callrecd itself holds it: held), that the configured trunks and
+// the users' endpoints exist as PJSIP endpoints, and what the probe finds
+// (channel variables, a test recording).
+func checkAsterisk(ctx context.Context, cfg config.Config, timeout time.Duration, held bool) []Result {
 	ast := cfg.PBX.Asterisk
 	rest := ari.NewREST(ast.URL, ast.Username, ast.Password, timeout)
 	defer rest.Close()
@@ -68,7 +72,9 @@ func checkAsterisk(ctx context.Context, cfg config.Config, timeout time.Duration
 		Name string `json:"name"`
 	}
 	appRes := Result{Check: "ARI application (pbx.asterisk.app)"}
-	if err := rest.Do(ctx, http.MethodGet, "/applications", nil, nil, &apps); err != nil {
+	if held {
+		appRes.Status, appRes.Detail = OK, ast.App+" is held by this callrecd"
+	} else if err := rest.Do(ctx, http.MethodGet, "/applications", nil, nil, &apps); err != nil {
 		appRes.Status, appRes.Detail = Warn, "cannot list applications: "+err.Error()
 	} else if slices.ContainsFunc(apps, func(a struct {
 		Name string `json:"name"`
@@ -89,7 +95,7 @@ func checkAsterisk(ctx context.Context, cfg config.Config, timeout time.Duration
 	epRes := Result{Check: "trunks (trunks.endpoints)"}
 	if err := rest.Do(ctx, http.MethodGet, "/endpoints", nil, nil, &eps); err != nil {
 		epRes.Status, epRes.Detail = Warn, "cannot list endpoints: "+err.Error()
-		return append(out, epRes)
+		return append(append(out, epRes), probeAsterisk(ctx, cfg, rest, timeout)...)
 	}
 	have := map[string]bool{}
 	for _, e := range eps {
@@ -111,7 +117,39 @@ func checkAsterisk(ctx context.Context, cfg config.Config, timeout time.Duration
 	default:
 		epRes.Status, epRes.Detail = OK, fmt.Sprintf("%d endpoints; the trunks exist", len(eps))
 	}
-	return append(out, epRes)
+	out = append(out, epRes, checkUserEndpoints(ctx, cfg, have))
+	return append(out, probeAsterisk(ctx, cfg, rest, timeout)...)
+}
+
+// checkUserEndpoints: every endpoint a user has in callrecd's index is one
+// the PBX knows (a typo there means that user's calls are never matched:
+// no automatic recording, no *3).
+func checkUserEndpoints(ctx context.Context, cfg config.Config, have map[string]bool) Result {
+	res := Result{Check: "users' endpoints (confd users, import)"}
+	s, err := store.OpenCurrent(ctx, cfg.Database.Path)
+	if err != nil {
+		res.Status, res.Detail = OK, "not checked: no current database yet"
+		return res
+	}
+	defer s.Close()
+	eps, err := s.ListUserEndpoints(ctx)
+	if err != nil {
+		res.Status, res.Detail = Warn, err.Error()
+		return res
+	}
+	var missing []string
+	for _, e := range eps {
+		if !have[e.Endpoint] {
+			missing = append(missing, fmt.Sprintf("%s (user %s)", e.Endpoint, cmp.Or(e.Extension, e.UserUUID)))
+		}
+	}
+	if len(missing) > 0 {
+		res.Status, res.Detail = Fail, "not endpoints of this PBX: "+strings.Join(missing, ", ")
+		res.Fix = "a user's endpoints must name the PBX's endpoints exactly (PUT /api/confd/1.1/users/{uuid} or the import file)"
+		return res
+	}
+	res.Status, res.Detail = OK, fmt.Sprintf("the %d endpoints of callrecd's users exist", len(eps))
+	return res
 }
 
 // checkFreeSWITCH: the event socket answers and takes the password, and

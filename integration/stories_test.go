@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -419,6 +420,13 @@ func TestStoryWebsocketCutReconciled(t *testing.T) {
 		t.Errorf("calls still open after the re-sync: %+v", calls)
 	}
 	e.tonesPresent(w, 2, []string{"1001", "1002"}, nil)
+	// callrecd doctor runs again once the link is back, and finds the set-up fine.
+	e.eventually(15*time.Second, "the set-up checked after the reconnect", func() bool {
+		return strings.Contains(e.logBuf.String(), "set-up checked again after the PBX link came back")
+	})
+	if log := e.logBuf.String(); !strings.Contains(log, "failed=false") || strings.Contains(log, "set-up check failed") {
+		t.Errorf("the checks after the reconnect failed:\n%s", log)
+	}
 }
 
 // The watchdog on the real Asterisk: while a recorded call runs, its checks

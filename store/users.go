@@ -249,3 +249,28 @@ func prefixed(alias, columns string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// UserEndpoint is one PBX endpoint a user has, with the user's extension.
+type UserEndpoint struct {
+	TenantUUID, Endpoint, UserUUID, Extension string
+}
+
+// ListUserEndpoints lists every user's endpoints, of every tenant, ordered
+// by tenant and endpoint (`callrecd doctor` checks that the PBX has them).
+func (s *Store) ListUserEndpoints(ctx context.Context) ([]UserEndpoint, error) {
+	rows, err := s.q.QueryContext(ctx, `SELECT e.tenant_uuid, e.endpoint, e.user_uuid, u.extension
+		FROM user_endpoints e JOIN users u ON u.uuid = e.user_uuid ORDER BY e.tenant_uuid, e.endpoint`)
+	if err != nil {
+		return nil, classify("list user endpoints", err)
+	}
+	defer rows.Close()
+	var out []UserEndpoint
+	for rows.Next() {
+		var ue UserEndpoint
+		if err := rows.Scan(&ue.TenantUUID, &ue.Endpoint, &ue.UserUUID, &ue.Extension); err != nil {
+			return nil, classify("list user endpoints", err)
+		}
+		out = append(out, ue)
+	}
+	return out, classify("list user endpoints", rows.Err())
+}

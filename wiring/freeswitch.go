@@ -52,6 +52,9 @@ func newFreeSWITCHLink(cfg config.Config, root string, s *store.Store, opts Opti
 
 func (l *freeswitchLink) Ready() error { return l.adapter.Ready() }
 
+// Reconnects counts the event socket's connections after the first.
+func (l *freeswitchLink) Reconnects() int64 { return l.adapter.Stats().Reconnects }
+
 // register exposes the adapter's and the collector's counters (reconnects
 // are counted for every PBX by the API's metrics).
 func (l *freeswitchLink) register(reg prometheus.Registerer) {

@@ -86,6 +86,8 @@ type pbxLink interface {
 	Run(ctx context.Context, h handler) error
 	// Ready is nil once the link is up and its first re-sync is handled.
 	Ready() error
+	// Reconnects counts the connections after the first.
+	Reconnects() int64
 	register(reg prometheus.Registerer)
 }
 
@@ -250,6 +252,10 @@ func (s *System) Run(ctx context.Context) error {
 		return err
 	})
 	grp.Go(func() error { return s.Exports.Run(ctx) })
+	grp.Go(func() error {
+		doctorAfterReconnects(ctx, s.cfg, s.link.Reconnects, s.link.Ready, s.log.With("component", "doctor"))
+		return nil
+	})
 	err := grp.Wait()
 	s.log.Info("callrecd stopped")
 	return err

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"log/slog"
 	"time"
 
 	"github.com/callrecd/callrecd/doctor"
@@ -33,17 +32,4 @@ when something fails. serve runs the same checks at start and logs what fails.`,
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "bound on each network check")
 	return cmd
-}
-
-// logDoctor runs the checks at serve's start and logs what is not fine:
-// an administrator sees a wrong set-up in the first lines of the log.
-func logDoctor(r doctor.Report, log *slog.Logger) {
-	for _, x := range r {
-		switch x.Status {
-		case doctor.Fail:
-			log.Error("set-up check failed", "check", x.Check, "found", x.Detail, "fix", x.Fix)
-		case doctor.Warn:
-			log.Warn("set-up check", "check", x.Check, "found", x.Detail, "fix", x.Fix)
-		}
-	}
 }

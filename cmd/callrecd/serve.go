@@ -42,7 +42,7 @@ apply each tenant's recording retention daily. Stops cleanly on SIGINT/SIGTERM.`
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	logDoctor(doctor.Run(ctx, cfg, 3*time.Second), log)
+	doctor.Run(ctx, cfg, 3*time.Second).Log(log)
 	sys, err := wiring.Build(ctx, cfg, wiring.Options{Logger: log})
 	if err != nil {
 		return err
