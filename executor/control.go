@@ -23,6 +23,7 @@ func (x *Executor) control(ctx context.Context, do byRef, tenant, ref string, wh
 	defer x.mu.Unlock()
 	info, fx, err := do(ctx, tenant, ref, who)
 	x.apply(ctx, fx)
+	x.w.flush() // the answer carries the call id the row got
 	return x.withID(info), err
 }
 

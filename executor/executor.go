@@ -3,7 +3,9 @@
 // engine, and the effects it returns are carried out before the next one:
 // the batch's PBX commands first (adapters queue them per recording and
 // channel, so calls proceed concurrently and each call's commands stay in
-// order), then its row writes, durably and in order. The executor also owns
+// order), then its row writes, durably and in order, on a writer goroutine
+// of their own (writer.go) so that no event waits for the store. The
+// executor also owns
 // the one thing the engine cannot know while it decides: the CDR id the
 // store gives a new call row, which Wazo's file names carry.
 package executor
@@ -12,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"runtime"
 	"sync"
 
 	"github.com/callrecd/callrecd/engine"
@@ -57,7 +58,9 @@ type Executor struct {
 	refused func(string)
 	log     *slog.Logger
 
-	mu     sync.Mutex
+	mu sync.Mutex // one event or request at a time through the engine
+	w  *writer
+	// The writer goroutine's own state.
 	ids    map[engine.RowKey]int64 // call rows created for a key
 	orphan map[string]bool         // recording rows whose create failed: create again
 }
@@ -82,16 +85,31 @@ func New(cfg Config) (*Executor, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Executor{eng: cfg.Engine, pbx: cfg.PBX, prep: cfg.Preparer, records: cfg.Records, final: cfg.Final, refused: cfg.Refused,
-		log: log, ids: map[engine.RowKey]int64{}, orphan: map[string]bool{}}, nil
+	x := &Executor{eng: cfg.Engine, pbx: cfg.PBX, prep: cfg.Preparer, records: cfg.Records, final: cfg.Final, refused: cfg.Refused,
+		log: log, ids: map[engine.RowKey]int64{}, orphan: map[string]bool{}}
+	x.w = startWriter(x.write)
+	return x, nil
 }
 
-// Handle hands one event to the engine and applies what it decided.
+// Handle hands one event to the engine and applies what it decided. A
+// Snapshot waits for the rows decided before it: the engine reads the
+// index for it.
 func (x *Executor) Handle(ctx context.Context, ev engine.Event) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if _, ok := ev.(engine.Snapshot); ok {
+		x.w.flush()
+	}
 	x.apply(ctx, x.eng.Handle(ctx, ev))
 }
+
+// Flush waits until every row decided so far is written (and every
+// RecordingFinal passed on).
+func (x *Executor) Flush() { x.w.flush() }
+
+// Close writes what is queued and stops the writer; call it after the last
+// event, before the store closes.
+func (x *Executor) Close() { x.w.close() }
 
 func (x *Executor) apply(ctx context.Context, fx []engine.Effect) {
 	for round := 0; len(fx) > 0; round++ {
@@ -100,26 +118,23 @@ func (x *Executor) apply(ctx context.Context, fx []engine.Effect) {
 			return
 		}
 		var refused []engine.Event
-		sent := 0
+		writes := false
 		for _, f := range fx {
-			if c, ok := f.(engine.Command); ok {
-				sent++
-				if err := x.command(ctx, c); err != nil {
-					x.log.Warn("executor: PBX command refused", "command", c.String(), "err", err)
-					if c.Op == engine.OpStart {
-						refused = append(refused, engine.RecordingFailed{Name: c.Name, Channel: c.Channel, Reason: err.Error()})
-					}
+			c, ok := f.(engine.Command)
+			if !ok {
+				writes = true
+				continue
+			}
+			if err := x.command(ctx, c); err != nil {
+				x.log.Warn("executor: PBX command refused", "command", c.String(), "err", err)
+				if c.Op == engine.OpStart {
+					refused = append(refused, engine.RecordingFailed{Name: c.Name, Channel: c.Channel, Reason: err.Error()})
 				}
 			}
 		}
-		if sent > 0 {
-			// Adapters queue a command on a goroutine of its own. Let those
-			// go out now, before this goroutine spends milliseconds in the
-			// store (p99 ~5 ms, BenchmarkAnswerOnStore): on a busy box the
-			// other processor may not be free to run them meanwhile.
-			runtime.Gosched()
+		if writes {
+			x.w.add(fx)
 		}
-		x.write(ctx, fx)
 		fx = nil
 		for _, ev := range refused {
 			fx = append(fx, x.eng.Handle(ctx, ev)...)

@@ -177,10 +177,13 @@ func newRig(t *testing.T) *rig {
 
 var at = time.Date(2021, 5, 14, 17, 47, 16, 0, time.UTC)
 
+// send hands the events over and waits for their rows, so a test reads the
+// order commands and writes happened in.
 func (r *rig) send(evs ...engine.Event) {
 	for _, ev := range evs {
 		r.x.Handle(context.Background(), ev)
 	}
+	r.x.Flush()
 }
 
 func (r *rig) ring() {
@@ -204,6 +207,51 @@ func TestCommandsGoOutBeforeWrites(t *testing.T) {
 	}
 	if f := r.rows.recs["rec1"].Filename; f != "2021-05-14T17_47_16UTC-41-rec1.wav" {
 		t.Errorf("file name %q", f)
+	}
+}
+
+// No event waits for the store: while a call row's write hangs, the next
+// call's answer still sends its start at once; Flush waits for the rows,
+// which are then written in the order decided.
+func TestEventsDoNotWaitForWrites(t *testing.T) {
+	r := newRig(t)
+	r.ring()
+	r.log.ops = nil
+	stuck, release := make(chan struct{}), make(chan struct{})
+	r.rows.OnCreateCall = func(row engine.CallRow) (int64, error) {
+		if row.PBXCallID == "L2" {
+			close(stuck)
+			<-release
+		}
+		return 0, nil
+	}
+	r.x.Handle(context.Background(), engine.ChannelCreated{At: at, Channel: "C", CallID: "L2", Tenant: "t", Endpoint: "1003", Role: engine.RoleInternal, CalleeNumber: "1004"})
+	<-stuck // the writer is inside L2's create
+	r.x.Handle(context.Background(), engine.ChannelAnswered{At: at, Channel: "B"})
+	if got := r.log.String(); got != "start(A,rec1)" {
+		t.Fatalf("while a write hangs: %q, want the start sent", got)
+	}
+	flushed := make(chan struct{})
+	go func() { r.x.Flush(); close(flushed) }()
+	select {
+	case <-flushed:
+		t.Fatal("Flush returned while a write was still hanging")
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(release)
+	<-flushed
+	if got, want := r.log.String(), "start(A,rec1) createcall(42) updatecall(41) createrec(rec1,recording)"; got != want {
+		t.Fatalf("after the flush: %s, want %s", got, want)
+	}
+}
+
+// Close writes what is queued before it returns.
+func TestCloseWritesWhatIsQueued(t *testing.T) {
+	r := newRig(t)
+	r.x.Handle(context.Background(), engine.ChannelCreated{At: at, Channel: "A", CallID: "L1", Tenant: "t", Endpoint: "1001", Role: engine.RoleInternal, CalleeNumber: "1002"})
+	r.x.Close()
+	if got := r.log.String(); got != "createcall(41)" {
+		t.Fatalf("after Close: %q", got)
 	}
 }
 

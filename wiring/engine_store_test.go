@@ -38,6 +38,7 @@ func TestEngineOnStore(t *testing.T) {
 	} {
 		x.Handle(ctx, ev)
 	}
+	x.Flush()
 	recs, err := sys.Store.ListRecordings(ctx, store.RecordingFilter{Tenant: tenant})
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("recordings %+v, %v", recs, err)
@@ -47,6 +48,7 @@ func TestEngineOnStore(t *testing.T) {
 	x.Handle(ctx, engine.Hangup{At: at(9000), Channel: "user-1", Cause: 16})
 	x.Handle(ctx, engine.Hangup{At: at(9001), Channel: "trunk-1", Cause: 16})
 	x.Handle(ctx, engine.RecordingFinished{At: at(9005), Name: name})
+	x.Flush()
 
 	r, err := sys.Store.GetRecording(ctx, tenant, name)
 	if err != nil {
@@ -70,6 +72,7 @@ func TestEngineOnStore(t *testing.T) {
 	x.Handle(ctx, engine.ChannelCreated{At: at(20000), Channel: "user-2", CallID: "pbx-2", Tenant: tenant,
 		Endpoint: "1001", Role: engine.RoleInternal, CallerNumber: "1001", CalleeNumber: "*26"})
 	x.Handle(ctx, engine.FeatureCall{At: at(20010), Channel: "user-2", Feature: recording.FeatureCallRecord})
+	x.Flush()
 	if got, _ := sys.Store.GetUser(ctx, tenant, olga); got.AutoRecordAny() {
 		t.Fatalf("*26 with a flag on must switch all off: %+v", got)
 	}

@@ -261,10 +261,14 @@ func (s *System) Run(ctx context.Context) error {
 	return err
 }
 
-// Close closes the index and the listener (after Run returned).
+// Close closes the index and the listener (after Run returned), once the
+// rows still queued for the index are written.
 func (s *System) Close() {
 	if s.ln != nil {
 		_ = s.ln.Close()
+	}
+	if s.Executor != nil {
+		s.Executor.Close()
 	}
 	s.Store.Close()
 }

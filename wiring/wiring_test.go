@@ -80,6 +80,7 @@ func TestDiskGuardRefusesNewRecordingsBelowTheFloor(t *testing.T) {
 		} {
 			x.Handle(ctx, ev)
 		}
+		x.Flush()
 	}
 	call(0) // plenty of space
 	first, err := x.Call(tenant, "ca")
