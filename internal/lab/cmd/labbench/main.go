@@ -82,6 +82,7 @@ func main() {
 	flag.StringVar(&o.perf, "perf", "", "record callrecd with `perf record -g` over the run into this file")
 	flag.BoolVar(&o.warmup, "warmup", true, "place one recorded call before the measured ones")
 	flag.StringVar(&o.eventsOut, "events", "", "write the observer's ARI events (JSONL) to this file")
+	compare := flag.String("compare", "", "run these side by side, -runs rounds in rotating order, and print their pooled lags together: callrecd,bare,bin:<older callrecd binary>")
 	flag.Parse()
 	o.startGoal, o.stopGoal, o.cpuGoal, o.refAsteriskShare = 8, 10, 10, 0.42
 	if o.n < 1 || o.transfers < 0 || o.transfers > o.n || o.hold < 4*time.Second || o.runs < 1 || o.runs > 20 {
@@ -101,6 +102,17 @@ func main() {
 	}
 	sctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *compare != "" {
+		cs, err := parseCompare(*compare, o.bin)
+		if err == nil {
+			err = compareSitting(sctx, o, cs)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "labbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var pooled analysis
 	for i := range o.runs {
 		if o.runs > 1 {
