@@ -99,5 +99,6 @@ func (s *server) routeTable() []route {
 		route{method: "GET", path: own + "/audit", access: accessAdmin, tag: "callrecd", summary: "the audit log", query: []string{"since", "limit", "offset"}, status: ok, response: "AuditList", handler: s.listAudit},
 	)
 	rt = append(rt, s.exportRoutes()...)
+	rt = append(rt, s.sipCredentialRoutes()...)
 	return rt
 }

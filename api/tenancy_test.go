@@ -80,6 +80,7 @@ func tenancyTable(ev *env) map[string]tenancyCase {
 		}
 	}
 	maps.Copy(c, exportTenancyCases(ev))
+	maps.Copy(c, sipCredentialTenancyCases(ev))
 	return c
 }
 

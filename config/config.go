@@ -24,6 +24,9 @@ type Config struct {
 	Trunks   Trunks   `koanf:"trunks"`
 	SMTP     SMTP     `koanf:"smtp"`
 	Exports  Exports  `koanf:"exports"`
+
+	// SIP is callrecd's own SIP listener (sip.go).
+	SIP SIPConfig `koanf:"sip"`
 }
 
 // PBX says which PBX callrecd watches and how to reach it.
@@ -254,6 +257,7 @@ func Default() Config {
 		},
 		SMTP:    SMTP{Port: 587, TLS: "starttls"},
 		Exports: Exports{Dir: "/var/lib/callrecd/exports", Keep: 48 * time.Hour, Workers: 2, MaxPerTenant: 1},
+		SIP:     defaultSIP(),
 	}
 }
 

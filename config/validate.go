@@ -227,6 +227,7 @@ func (c Config) Validate() error {
 	if c.Exports.Webhook != "" && !httpURL(c.Exports.Webhook) {
 		bad("exports.webhook", "must be an http(s) URL, got %q", c.Exports.Webhook)
 	}
+	errs = append(errs, c.SIP.validate()...)
 	if len(errs) > 0 {
 		// Sorted so the first message is stable whatever the map order.
 		slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })

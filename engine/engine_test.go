@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callrecd/callrecd/mediactl"
 	"github.com/callrecd/callrecd/recording"
 )
 
@@ -1112,9 +1113,9 @@ func TestSIPMessage(t *testing.T) {
 			setup: func(h *harness) { h.user("1001", outInt); h.user("1002", nil) },
 			run: func(h *harness) {
 				internalCall(h)
-				h.send(TextMessage{Endpoint: "1001", ContentType: MediaControlContentType, Body: body("pause", "L1")})
+				h.send(TextMessage{Endpoint: "1001", ContentType: mediactl.ContentType, Body: body("pause", "L1")})
 				h.wait(time.Second)
-				h.send(TextMessage{Endpoint: "1001", Headers: map[string]string{"content-type": MediaControlContentType + ";charset=utf-8"}, Body: body("resume", "A")})
+				h.send(TextMessage{Endpoint: "1001", Headers: map[string]string{"content-type": mediactl.ContentType + ";charset=utf-8"}, Body: body("resume", "A")})
 			},
 			check: func(t *testing.T, h *harness) {
 				if r := h.one(); r.State != recording.StateRecording || len(r.Paused) != 1 || r.Paused[0].End.IsZero() {
@@ -1156,11 +1157,11 @@ func TestSIPMessage(t *testing.T) {
 			run: func(h *harness) {
 				inboundCall(h)
 				h.send(
-					TextMessage{Endpoint: "1003", ContentType: MediaControlContentType, Body: body("pause", "L1")},                             // another user
-					TextMessage{Endpoint: "1003", From: "sip:1001@127.0.0.1", ContentType: MediaControlContentType, Body: body("pause", "L1")}, // From says 1001
-					TextMessage{Endpoint: "carrier", ContentType: MediaControlContentType, Body: body("pause", "L1")},                          // the external caller
-					TextMessage{ContentType: MediaControlContentType, Body: body("pause", "L1")},                                               // nobody
-					TextMessage{Channel: "T", ContentType: "text/plain", Body: "pause-audio-recording"},                                        // the trunk's dialog
+					TextMessage{Endpoint: "1003", ContentType: mediactl.ContentType, Body: body("pause", "L1")},                             // another user
+					TextMessage{Endpoint: "1003", From: "sip:1001@127.0.0.1", ContentType: mediactl.ContentType, Body: body("pause", "L1")}, // From says 1001
+					TextMessage{Endpoint: "carrier", ContentType: mediactl.ContentType, Body: body("pause", "L1")},                          // the external caller
+					TextMessage{ContentType: mediactl.ContentType, Body: body("pause", "L1")},                                               // nobody
+					TextMessage{Channel: "T", ContentType: "text/plain", Body: "pause-audio-recording"},                                     // the trunk's dialog
 				)
 			},
 			check: func(t *testing.T, h *harness) {
@@ -1174,9 +1175,9 @@ func TestSIPMessage(t *testing.T) {
 			setup: func(h *harness) { h.user("1001", outInt); h.user("1002", nil) },
 			run: func(h *harness) {
 				internalCall(h)
-				h.send(TextMessage{Endpoint: "1001", ContentType: MediaControlContentType, Body: "{"},
-					TextMessage{Endpoint: "1001", ContentType: MediaControlContentType, Body: body("pause", "nope")},
-					TextMessage{Endpoint: "1001", ContentType: MediaControlContentType, Body: body("explode", "L1")})
+				h.send(TextMessage{Endpoint: "1001", ContentType: mediactl.ContentType, Body: "{"},
+					TextMessage{Endpoint: "1001", ContentType: mediactl.ContentType, Body: body("pause", "nope")},
+					TextMessage{Endpoint: "1001", ContentType: mediactl.ContentType, Body: body("explode", "L1")})
 			},
 			check: func(t *testing.T, h *harness) {
 				if r := h.one(); r.State != recording.StateRecording {

@@ -3,10 +3,10 @@ package engine
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"strings"
 	"time"
 
+	"github.com/callrecd/callrecd/mediactl"
 	"github.com/callrecd/callrecd/recording"
 )
 
@@ -182,23 +182,15 @@ func (e *Engine) onFeatureCall(ctx context.Context, ev FeatureCall, at time.Time
 
 // ---- SIP MESSAGE ----
 
-// MediaControlContentType is the Content-Type of PortSIP's recording
-// control SIP MESSAGE.
-const MediaControlContentType = "application/x-media-control+json"
-
-type mediaControl struct {
-	Operation string `json:"operation"`
-	SessionID string `json:"session_id"`
-}
-
-// onTextMessage applies PortSIP's pause/resume SIP MESSAGE: a JSON body
+// onTextMessage applies PortSIP's pause/resume SIP MESSAGE as the PBX
+// delivered it (ARI TextMessageReceived, ESL MESSAGE/INFO): a JSON body
 // {"operation":"pause"|"resume","session_id":…}, or, in dialog, a plain
-// "pause-audio-recording"/"resume-audio-recording" body.
+// "pause-audio-recording"/"resume-audio-recording" body; mediactl.Parse
+// reads both, as it does for callrecd's own SIP listener (sipctl).
 //
-// The JSON is read whatever the Content-Type says: PortSIP's phones send
-// application/x-media-control+json, but Asterisk refuses an out-of-dialog
-// MESSAGE of any type but text/plain (415, trace g), so there the same body
-// arrives as text/plain.
+// PortSIP's phones send application/x-media-control+json, but Asterisk
+// refuses an out-of-dialog MESSAGE of any type but text/plain (415, trace
+// g), so there the same body arrives as text/plain; mediactl takes both.
 //
 // Only an internal party of the call may pause or resume it, so nobody
 // silences somebody else's recorded call by knowing its session id: the
@@ -213,51 +205,37 @@ func (e *Engine) onTextMessage(ctx context.Context, ev TextMessage, at time.Time
 			}
 		}
 	}
-	if i := strings.IndexByte(ct, ';'); i >= 0 {
-		ct = ct[:i]
-	}
-	body := strings.TrimSpace(ev.Body)
-	var op, session string
-	switch {
-	case strings.HasPrefix(body, "{") || strings.EqualFold(strings.TrimSpace(ct), MediaControlContentType):
-		var m mediaControl
-		if err := json.Unmarshal([]byte(body), &m); err != nil {
-			e.log.Warn("engine: bad media control message", "from", ev.From, "err", err)
-			return
+	req, err := mediactl.Parse(ct, []byte(ev.Body))
+	if err != nil {
+		if ev.Channel != "" || strings.HasPrefix(strings.TrimSpace(ev.Body), "{") {
+			e.log.Warn("engine: bad media control message", "from", ev.From, "channel", ev.Channel, "err", err)
 		}
-		op, session = m.Operation, m.SessionID
-	case ev.Channel != "":
-		op = body
-	default:
-		return
+		return // out of dialog, a text that is no JSON is somebody's chat
 	}
 	var c *call
-	if session != "" {
-		c = e.findSession(session)
+	if req.SessionID != "" {
+		c = e.findSession(req.SessionID)
 	} else if ch := e.channels[ev.Channel]; ch != nil {
 		c = ch.call
 	}
 	if c == nil {
-		e.log.Info("engine: media control for unknown session", "session", session, "channel", ev.Channel)
+		e.log.Info("engine: media control for unknown session", "session", req.SessionID, "channel", ev.Channel)
 		return
 	}
 	if !c.sentByParty(ev) {
 		e.log.Warn("engine: media control refused: the sender is not an internal party of the call",
-			"sender", cmp.Or(ev.Endpoint, ev.From), "pbx_call_id", c.pbxID, "operation", op)
+			"sender", cmp.Or(ev.Endpoint, ev.From), "pbx_call_id", c.pbxID, "operation", req.Operation)
 		e.fx = append(e.fx, ControlRefused{Reason: RefusedNotAParty})
 		return
 	}
-	var err error
-	switch strings.ToLower(op) {
-	case "pause", "pause-audio-recording":
+	switch req.Operation {
+	case mediactl.Pause:
 		_, err = e.pause(ctx, c, at)
-	case "resume", "resume-audio-recording":
+	case mediactl.Resume:
 		_, err = e.resume(ctx, c, at)
-	default:
-		return
 	}
 	if err != nil {
-		e.log.Info("engine: media control refused", "operation", op, "pbx_call_id", c.pbxID, "err", err)
+		e.log.Info("engine: media control refused", "operation", req.Operation, "pbx_call_id", c.pbxID, "err", err)
 	}
 }
 

@@ -57,6 +57,8 @@ type env struct {
 	logBuf       *syncBuf
 	// watchdog is the adapter's WatchdogInterval (0: 1 s).
 	watchdog time.Duration
+	// sipTrusted is sip.trusted_networks of callrecd's SIP listener.
+	sipTrusted []string
 
 	mu   sync.Mutex
 	link *link
@@ -160,6 +162,9 @@ func (e *env) start() {
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Tenants = []config.Tenant{{UUID: tenantID, Name: "acme", EndpointPrefixes: []string{"100"}, Default: true}}
 	cfg.Trunks.Endpoints = []string{"carrier"}
+	// callrecd's own SIP listener on free loopback ports (sipctl_test.go reads them from sys.SIP).
+	cfg.SIP = config.SIPConfig{Enabled: true, ListenUDP: "127.0.0.1:0", ListenTCP: "127.0.0.1:0", Realm: "callrecd-lab",
+		TrustedNetworks: e.sipTrusted}
 	if err := cfg.Validate(); err != nil {
 		e.t.Fatal(err)
 	}

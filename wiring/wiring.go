@@ -30,6 +30,7 @@ import (
 	"github.com/callrecd/callrecd/export"
 	"github.com/callrecd/callrecd/media"
 	"github.com/callrecd/callrecd/recording"
+	"github.com/callrecd/callrecd/sipctl"
 	"github.com/callrecd/callrecd/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -69,6 +70,8 @@ type System struct {
 	ESL *esl.Adapter
 	// Exports builds bulk exports and fires their schedules.
 	Exports *export.Service
+	// SIP is the SIP MESSAGE listener (nil unless sip.enabled).
+	SIP *sipctl.Listener
 
 	cfg    config.Config
 	log    *slog.Logger
@@ -170,6 +173,9 @@ func Build(ctx context.Context, cfg config.Config, opts Options) (_ *System, err
 	if sys.Exports, err = buildExports(ctx, cfg, sys, opts, log); err != nil {
 		return nil, err
 	}
+	if sys.SIP, err = buildSIP(ctx, cfg, sys, log); err != nil {
+		return nil, err
+	}
 	handler, err := api.New(api.Options{Store: s, StorageRoot: sys.Root, Calls: sys.Executor, Logger: log,
 		Registry: sys.Registry, Metrics: sys.Metrics, Contexts: firstContexts(cfg), Ready: sys.link.Ready,
 		TrustedProxies: cfg.HTTP.TrustedProxyNets(), Exports: sys.Exports})
@@ -252,6 +258,7 @@ func (s *System) Run(ctx context.Context) error {
 		return err
 	})
 	grp.Go(func() error { return s.Exports.Run(ctx) })
+	grp.Go(func() error { return s.runSIP(ctx) })
 	grp.Go(func() error {
 		doctorAfterReconnects(ctx, s.cfg, s.link.Reconnects, s.link.Ready, s.log.With("component", "doctor"))
 		return nil
@@ -266,6 +273,9 @@ func (s *System) Run(ctx context.Context) error {
 func (s *System) Close() {
 	if s.ln != nil {
 		_ = s.ln.Close()
+	}
+	if s.SIP != nil {
+		s.SIP.Close()
 	}
 	if s.Executor != nil {
 		s.Executor.Close()

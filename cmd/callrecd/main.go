@@ -79,6 +79,7 @@ behind a Wazo-compatible REST API.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(g), newMigrateCmd(g), newTokenCmd(g), newImportCmd(g), newVersionCmd(g), newReindexCmd(g),
 		newExportCmd(g), newDoctorCmd(g))
+	root.AddCommand(newSIPCredentialCmd(g))
 	return root
 }
 
