@@ -465,11 +465,17 @@ func writeEvents(path string, evs []lab.Event) error {
 	return f.Close()
 }
 
+// readRecordings reads the run's index once callrecd has stopped. An older
+// binary (-compare bin:…) leaves an older schema: the run's own throwaway
+// database is migrated first, so its rows read as today's.
 func readRecordings(ctx context.Context, db string) ([]store.Recording, error) {
-	s, err := store.OpenCurrent(ctx, db)
+	s, err := store.Open(ctx, db)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
+	if _, err := s.Migrate(ctx, 0); err != nil {
+		return nil, err
+	}
 	return s.ListRecordings(ctx, store.RecordingFilter{Tenant: lab.DemoTenant})
 }
