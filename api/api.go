@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/media"
 	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
 	"github.com/labstack/echo/v4"
@@ -68,6 +69,14 @@ type Options struct {
 	// Exports runs bulk exports and schedules; nil answers 503 where work
 	// would start (status and download still read the store).
 	Exports Exporter
+	// CacheDir holds what the web page's routes derive from recordings
+	// (MP3 copies of AMR ones); "" = "cache" next to the database file.
+	CacheDir string
+	// Space reads the free space of the storage root for the dashboard;
+	// nil = media.FreeSpace(StorageRoot).
+	Space func() (media.Space, error)
+	// MinFree is storage.min_free, shown on the dashboard.
+	MinFree media.Floor
 }
 
 // maxBody is the largest request body accepted.
@@ -87,6 +96,7 @@ type server struct {
 	public   bool
 	routes   []route
 	exports  Exporter
+	web      *webMedia // the web page's media routes and dashboard
 }
 
 // New builds the API. Serve the returned *echo.Echo as an http.Handler.
@@ -125,6 +135,11 @@ func New(opts Options) (*echo.Echo, error) {
 	if err := s.metrics.watch(s.reg, s.store, s.calls, s.ready); err != nil {
 		return nil, err
 	}
+	web, err := newWebMedia(opts, s.reg)
+	if err != nil {
+		return nil, err
+	}
+	s.web = web
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

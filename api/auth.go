@@ -18,10 +18,13 @@ const (
 	accessUser                 // user tokens: the users/me forms
 	accessAdmin                // tenant admins and system tokens
 	accessSystem               // system tokens only
+	// accessSession: the web session of the cookie, whatever its role; an
+	// API token is not one (GET and DELETE /session).
+	accessSession
 )
 
 func (a access) String() string {
-	return [...]string{"public", "user", "admin", "system"}[a]
+	return [...]string{"public", "user", "admin", "system", "session"}[a]
 }
 
 const (
@@ -30,14 +33,33 @@ const (
 	headerTenant = "Wazo-Tenant"
 )
 
-// principal is the authenticated caller and the tenant it acts on.
+// principal is the authenticated caller and the tenant it acts on. A web
+// session's principal has a token too, of the session's role, tenant and
+// user (and the id of the token signed in with, if any): handlers read
+// p.token.Role the same way for both.
 type principal struct {
-	token  store.Token
-	tenant string // "" only for a system token without Wazo-Tenant: every tenant
-	user   string // set for user tokens
+	token   store.Token
+	tenant  string // "" only for a system token without Wazo-Tenant: every tenant
+	user    string // set for user tokens
+	session *store.WebSession
 }
 
-func (p *principal) actor() string { return "token:" + p.token.ID }
+// actor names the caller in the audit log: the account signed in, else
+// the token (used directly or to sign in).
+func (p *principal) actor() string {
+	if p.session != nil && p.session.Username != "" {
+		return "account:" + p.session.Username
+	}
+	return "token:" + p.token.ID
+}
+
+// kind is what the caller authenticated with, for error messages.
+func (p *principal) kind() string {
+	if p.session != nil {
+		return "session"
+	}
+	return "token"
+}
 
 // needTenant returns the tenant a write applies to; a system token must
 // name one with Wazo-Tenant.
@@ -55,32 +77,28 @@ func getPrincipal(c echo.Context) *principal {
 }
 
 // guard authenticates the caller, resolves its tenant and checks its role
-// before the route's handler runs.
+// before the route's handler runs. An API token (X-Auth-Token, Bearer,
+// ?token=) comes first; without one the session cookie authenticates, and
+// a state change with it must pass the CSRF check.
 func (s *server) guard(r route) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Set(loggerKey, s.log)
 		if r.access == accessPublic || (r.path == "/metrics" && s.public) {
 			return r.handler(c)
 		}
-		plain := c.Request().Header.Get(headerToken)
-		if plain == "" {
-			if a := c.Request().Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
-				plain = strings.TrimPrefix(a, "Bearer ")
+		if r.access == accessSession {
+			p, err := s.sessionPrincipal(c)
+			if err != nil {
+				return err
 			}
+			c.Set(principalKey, p)
+			return r.handler(c)
 		}
-		if plain == "" && r.tokenInQuery {
-			plain = c.QueryParam("token")
-		}
-		if plain == "" {
-			return errUnauthorized("missing X-Auth-Token")
-		}
-		tok, err := s.store.Authenticate(c.Request().Context(), plain)
-		if errors.Is(err, store.ErrNotFound) {
-			return errUnauthorized("invalid or revoked token")
-		} else if err != nil {
+		p, err := s.authenticate(c, r)
+		if err != nil {
 			return err
 		}
-		p := &principal{token: tok, tenant: tok.TenantUUID, user: tok.UserUUID}
+		tok := p.token
 		h := c.Request().Header.Get(headerTenant)
 		if h == "" && r.tenantInQuery {
 			h = c.QueryParam("tenant") // Wazo's call-logd reads ?tenant= where it reads ?token=
@@ -99,7 +117,7 @@ func (s *server) guard(r route) echo.HandlerFunc {
 				}
 				p.tenant = t
 			case t != tok.TenantUUID:
-				return errUnauthorized("this token may not act on tenant " + t)
+				return errUnauthorized("this " + p.kind() + " may not act on tenant " + t)
 			}
 		}
 		c.Set(principalKey, p)
@@ -113,10 +131,37 @@ func (s *server) guard(r route) echo.HandlerFunc {
 			ok = tok.Role == store.RoleSystem
 		}
 		if !ok {
-			return errForbidden("a " + tok.Role + " token may not use this route (needs " + r.access.String() + ")")
+			return errForbidden("a " + tok.Role + " " + p.kind() + " may not use this route (needs " + r.access.String() + ")")
 		}
 		return r.handler(c)
 	}
+}
+
+// authenticate finds the caller of a guarded route: the API token sent,
+// else the session cookie.
+func (s *server) authenticate(c echo.Context, r route) (*principal, error) {
+	plain := c.Request().Header.Get(headerToken)
+	if plain == "" {
+		if a := c.Request().Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
+			plain = strings.TrimPrefix(a, "Bearer ")
+		}
+	}
+	if plain == "" && r.tokenInQuery {
+		plain = c.QueryParam("token")
+	}
+	if plain == "" {
+		if _, err := c.Cookie(sessionCookie); err == nil {
+			return s.sessionPrincipal(c)
+		}
+		return nil, errUnauthorized("missing X-Auth-Token (or the session cookie of a sign-in)")
+	}
+	tok, err := s.store.Authenticate(c.Request().Context(), plain)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errUnauthorized("invalid or revoked token")
+	} else if err != nil {
+		return nil, err
+	}
+	return &principal{token: tok, tenant: tok.TenantUUID, user: tok.UserUUID}, nil
 }
 
 // parseUUID accepts a UUID in canonical 8-4-4-4-12 form, any case, and

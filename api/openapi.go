@@ -87,14 +87,19 @@ func openAPIDoc(routes []route) map[string]any {
 			"default": map[string]any{"description": "error", "content": map[string]any{
 				"application/json": map[string]any{"schema": ref("Error")}}}}
 		op["responses"] = responses
-		if r.access == accessPublic {
+		switch r.access {
+		case accessPublic:
 			op["security"] = []any{}
-		} else {
+		case accessSession:
+			op["x-callrecd-access"] = r.access.String()
+			op["security"] = []any{map[string]any{"session": []string{}}}
+		default:
 			params = append(params, map[string]any{"name": headerTenant, "in": "header",
 				"description": "tenant to act on (system tokens)", "schema": map[string]any{"type": "string", "format": "uuid"}})
 			op["x-callrecd-access"] = r.access.String()
 			if r.tokenInQuery {
-				op["security"] = []any{map[string]any{"token": []string{}}, map[string]any{"token_query": []string{}}}
+				op["security"] = []any{map[string]any{"token": []string{}}, map[string]any{"token_query": []string{}},
+					map[string]any{"session": []string{}}}
 			}
 		}
 		if len(params) > 0 {
@@ -168,6 +173,24 @@ func openAPIDoc(routes []route) map[string]any {
 		"Audit": obj(map[string]any{"id": integer, "at": str, "tenant_uuid": nstr, "actor": str, "action": str,
 			"object_type": str, "object_id": str, "remote_addr": str, "details": map[string]any{"type": "object"}}),
 		"AuditList": listOf("Audit"),
+		"Waveform": obj(map[string]any{"duration": map[string]any{"type": "number", "description": "seconds"},
+			"peaks": map[string]any{"type": "array", "items": map[string]any{"type": "number", "minimum": 0, "maximum": 1},
+				"description": "largest |sample| of each equal slice of the file, full scale = 1"},
+			"paused": map[string]any{"type": "array", "description": "paused spans in seconds from the file's start; start = end where the paused audio was left out",
+				"items": obj(map[string]any{"start": map[string]any{"type": "number"}, "end": map[string]any{"type": "number"}})}}),
+		"Dashboard": obj(map[string]any{
+			"recordings_per_day": map[string]any{"type": "array", "description": "the last 30 UTC days, oldest first, today last",
+				"items": obj(map[string]any{"day": map[string]any{"type": "string", "format": "date"}, "count": integer,
+					"seconds": map[string]any{"type": "number"}})},
+			"storage": obj(map[string]any{"used_bytes": integer, "free_bytes": integer, "min_free_bytes": integer}),
+			"pbx":     obj(map[string]any{"linked": boolean, "error": str})}),
+		"SessionCreate": obj(map[string]any{"username": str, "password": str, "token": map[string]any{"type": "string",
+			"description": "an API token, instead of username and password"}}),
+		"Session": obj(map[string]any{"username": map[string]any{"type": "string", "description": "the account, or token:<id>"},
+			"role": map[string]any{"type": "string", "enum": []string{"system", "admin", "user"}}, "tenant_uuid": nstr,
+			"user_uuid": nstr, "csrf_token": map[string]any{"type": "string",
+				"description": "send it in X-CSRF-Token with every request but GET, HEAD and OPTIONS"},
+			"expires_at": str}),
 	}
 	tags := map[string]bool{}
 	for _, r := range routes {
@@ -189,9 +212,11 @@ func openAPIDoc(routes []route) map[string]any {
 			"securitySchemes": map[string]any{
 				"token":       map[string]any{"type": "apiKey", "in": "header", "name": headerToken},
 				"token_query": map[string]any{"type": "apiKey", "in": "query", "name": "token"},
+				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": sessionCookie,
+					"description": "set by POST " + sessionPath + "; state changes also need X-CSRF-Token"},
 			},
 		},
-		"security": []any{map[string]any{"token": []string{}}},
+		"security": []any{map[string]any{"token": []string{}}, map[string]any{"session": []string{}}},
 	}
 }
 

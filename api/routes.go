@@ -99,6 +99,8 @@ func (s *server) routeTable() []route {
 		route{method: "GET", path: own + "/audit", access: accessAdmin, tag: "callrecd", summary: "the audit log", query: []string{"since", "limit", "offset"}, status: ok, response: "AuditList", handler: s.listAudit},
 	)
 	rt = append(rt, s.exportRoutes()...)
+	rt = append(rt, s.webMediaRoutes()...)
 	rt = append(rt, s.sipCredentialRoutes()...)
+	rt = append(rt, s.sessionRoutes()...)
 	return rt
 }

@@ -20,7 +20,8 @@ type tenancyCase struct {
 	path, body string
 	// want: 404 (A's object is invisible), "list" (200 without any of A's
 	// data), "own" (2xx acting on B's own data), 403 (role not allowed),
-	// "public" (no tenant data at all).
+	// "public" (no tenant data at all), 401 (needs the session cookie, not
+	// a token).
 	want    any
 	errorID string // a 404's error_id when not "not-found" (Wazo's own ids)
 }
@@ -81,6 +82,8 @@ func tenancyTable(ev *env) map[string]tenancyCase {
 	}
 	maps.Copy(c, exportTenancyCases(ev))
 	maps.Copy(c, sipCredentialTenancyCases(ev))
+	maps.Copy(c, webMediaTenancyCases(ev))
+	maps.Copy(c, sessionTenancyCases(ev))
 	return c
 }
 
@@ -134,6 +137,8 @@ func TestEveryRouteHidesOtherTenants(t *testing.T) {
 				wantError(t, r, http.StatusNotFound, cmp.Or(tc.errorID, "not-found"))
 			case 403:
 				wantError(t, r, http.StatusForbidden, "forbidden")
+			case 401:
+				wantError(t, r, http.StatusUnauthorized, "unauthorized")
 			case "public":
 				if r.status != 200 {
 					t.Errorf("%s: %d", key, r.status)

@@ -178,7 +178,17 @@ func Build(ctx context.Context, cfg config.Config, opts Options) (_ *System, err
 	}
 	handler, err := api.New(api.Options{Store: s, StorageRoot: sys.Root, Calls: sys.Executor, Logger: log,
 		Registry: sys.Registry, Metrics: sys.Metrics, Contexts: firstContexts(cfg), Ready: sys.link.Ready,
-		TrustedProxies: cfg.HTTP.TrustedProxyNets(), Exports: sys.Exports})
+		TrustedProxies: cfg.HTTP.TrustedProxyNets(), Exports: sys.Exports,
+		// Derived media (MP3 copies of AMR recordings) next to the index, not
+		// under storage.root: reindex would take them for recordings.
+		CacheDir: filepath.Join(filepath.Dir(cfg.Database.Path), "cache"),
+		MinFree:  cfg.Storage.Floor(),
+		Space: func() (media.Space, error) {
+			if opts.Statfs != nil { // what the disk guard reads, in tests too
+				return opts.Statfs(sys.Root)
+			}
+			return media.FreeSpace(sys.Root)
+		}})
 	if err != nil {
 		return nil, err
 	}

@@ -80,6 +80,7 @@ behind a Wazo-compatible REST API.`,
 	root.AddCommand(newServeCmd(g), newMigrateCmd(g), newTokenCmd(g), newImportCmd(g), newVersionCmd(g), newReindexCmd(g),
 		newExportCmd(g), newDoctorCmd(g))
 	root.AddCommand(newSIPCredentialCmd(g))
+	root.AddCommand(newAccountCmd(g))
 	return root
 }
 

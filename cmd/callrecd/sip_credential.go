@@ -1,19 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/callrecd/callrecd/store"
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
 
 func newSIPCredentialCmd(g *globals) *cobra.Command {
@@ -53,7 +48,7 @@ of the machine could read it.`,
 			if _, err := s.GetTenant(cmd.Context(), tenant); err != nil {
 				return usageError{fmt.Errorf("--tenant %s: no such tenant", tenant)}
 			}
-			password, err := readPassword(cmd.InOrStdin(), cmd.ErrOrStderr())
+			password, err := readPassword(cmd.InOrStdin(), cmd.ErrOrStderr(), "SIP password: ", "callrecd sip-credential set …")
 			if err != nil {
 				return usageError{err}
 			}
@@ -96,32 +91,6 @@ func checkSIPCredentialArgs(tenant, username, endpoint string) error {
 		return fmt.Errorf("--endpoint %q: 1-64 SIP user characters", endpoint)
 	}
 	return nil
-}
-
-// readPassword reads the first line of in, prompting without echo when in
-// is a terminal.
-func readPassword(in io.Reader, prompt io.Writer) (string, error) {
-	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(prompt, "SIP password: ")
-		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(prompt)
-		if err != nil {
-			return "", fmt.Errorf("reading the password: %w", err)
-		}
-		if len(b) == 0 {
-			return "", errors.New("the password is empty")
-		}
-		return string(b), nil
-	}
-	line, err := bufio.NewReader(io.LimitReader(in, 4096)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("reading the password from standard input: %w", err)
-	}
-	line = strings.TrimRight(line, "\r\n")
-	if line == "" {
-		return "", errors.New("no password on standard input (pipe it in, e.g. printf '%s\\n' \"$PASSWORD\" | callrecd sip-credential set …)")
-	}
-	return line, nil
 }
 
 func newSIPCredentialListCmd(g *globals) *cobra.Command {
