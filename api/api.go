@@ -97,6 +97,7 @@ type server struct {
 	routes   []route
 	exports  Exporter
 	web      *webMedia // the web page's media routes and dashboard
+	proxies  []*net.IPNet
 }
 
 // New builds the API. Serve the returned *echo.Echo as an http.Handler.
@@ -112,7 +113,8 @@ func New(opts Options) (*echo.Echo, error) {
 	}
 	s := &server{store: opts.Store, root: opts.StorageRoot, calls: opts.Calls, ready: opts.Ready,
 		log: opts.Logger, metrics: opts.Metrics, reg: opts.Registry, contexts: opts.Contexts,
-		defCtx: opts.DefaultContext, now: opts.Now, public: opts.PublicMetrics, exports: opts.Exports}
+		defCtx: opts.DefaultContext, now: opts.Now, public: opts.PublicMetrics, exports: opts.Exports,
+		proxies: opts.TrustedProxies}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

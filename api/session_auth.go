@@ -252,7 +252,7 @@ func checkOrigin(c echo.Context) error {
 
 func (s *server) newSessionCookie(c echo.Context, value string) *http.Cookie {
 	return &http.Cookie{Name: sessionCookie, Value: value, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: overTLS(c)}
+		Secure: s.overTLS(c)}
 }
 
 func (s *server) clearedSessionCookie(c echo.Context) *http.Cookie {
@@ -264,12 +264,12 @@ func (s *server) clearedSessionCookie(c echo.Context) *http.Cookie {
 // overTLS reports whether the browser reached callrecd over TLS: directly,
 // or through a trusted proxy that says so in X-Forwarded-Proto (the last
 // value: the one the nearest proxy wrote).
-func overTLS(c echo.Context) bool {
+func (s *server) overTLS(c echo.Context) bool {
 	if c.IsTLS() {
 		return true
 	}
 	protos := c.Request().Header.Values(echo.HeaderXForwardedProto)
-	if len(protos) == 0 || !trustedPeer(c) {
+	if len(protos) == 0 || !s.trustedPeer(c) {
 		return false
 	}
 	last := protos[len(protos)-1]
@@ -280,19 +280,19 @@ func overTLS(c echo.Context) bool {
 }
 
 // trustedPeer reports whether the socket peer is one of
-// http.trusted_proxies. Only the server's IP extractor (clientIP) knows
-// them: asked for the client of a probe request from the same peer naming
-// a documentation address in X-Real-IP, it answers that address only for a
-// trusted peer.
-func trustedPeer(c echo.Context) bool {
-	req := c.Request()
-	probe := "2001:db8::1"
-	if host, _, _ := net.SplitHostPort(req.RemoteAddr); host == probe {
-		probe = "2001:db8::2"
+// http.trusted_proxies.
+func (s *server) trustedPeer(c echo.Context) bool {
+	host, _, err := net.SplitHostPort(c.Request().RemoteAddr)
+	ip := net.ParseIP(host)
+	if err != nil || ip == nil {
+		return false
 	}
-	extract := c.Echo().IPExtractor
-	return extract != nil && extract(&http.Request{RemoteAddr: req.RemoteAddr,
-		Header: http.Header{echo.HeaderXRealIP: {probe}}}) == probe
+	for _, n := range s.proxies {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // signInLimiter counts failed sign-ins per username and per client IP over
