@@ -19,8 +19,8 @@ const sipCredentialsPath = own + "/sip_credentials"
 func (s *server) sipCredentialRoutes() []route {
 	ok, none := http.StatusOK, http.StatusNoContent
 	return []route{
-		{method: "GET", path: sipCredentialsPath, access: accessAdmin, tag: "callrecd", summary: "SIP listener credentials (never the password)", status: ok, handler: s.listSIPCredentials},
-		{method: "PUT", path: sipCredentialsPath + "/:username", access: accessAdmin, tag: "callrecd", summary: "create or replace a SIP listener credential: {\"password\", \"endpoint\"} (endpoint defaults to the username)", status: ok, handler: s.putSIPCredential},
+		{method: "GET", path: sipCredentialsPath, access: accessAdmin, tag: "callrecd", summary: "SIP listener credentials (never the password)", status: ok, response: "SIPCredentialList", handler: s.listSIPCredentials},
+		{method: "PUT", path: sipCredentialsPath + "/:username", access: accessAdmin, tag: "callrecd", summary: "create or replace a SIP listener credential: {\"password\", \"endpoint\"} (endpoint defaults to the username)", body: "SIPCredentialPut", status: ok, response: "SIPCredential", handler: s.putSIPCredential},
 		{method: "DELETE", path: sipCredentialsPath + "/:username", access: accessAdmin, tag: "callrecd", summary: "delete a SIP listener credential", status: none, handler: s.deleteSIPCredential},
 	}
 }
