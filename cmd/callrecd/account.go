@@ -94,30 +94,7 @@ func checkAccountArgs(a store.Account) error {
 	if !store.ValidAccountName(a.Username) {
 		return fmt.Errorf("name %q: 1-64 letters, digits or ._@+-", a.Username)
 	}
-	for flag, v := range map[string]string{"--tenant": a.TenantUUID, "--user": a.UserUUID} {
-		if _, err := uuid.Parse(v); v != "" && (err != nil || len(v) != 36) {
-			return fmt.Errorf("%s %q is not a UUID", flag, v)
-		}
-	}
-	switch a.Role {
-	case store.RoleSystem:
-		if a.TenantUUID != "" || a.UserUUID != "" {
-			return errors.New("a system account belongs to no tenant or user: drop --tenant and --user")
-		}
-	case store.RoleAdmin:
-		if a.TenantUUID == "" || a.UserUUID != "" {
-			return errors.New("an admin account needs --tenant and no --user")
-		}
-	case store.RoleUser:
-		if a.TenantUUID == "" || a.UserUUID == "" {
-			return errors.New("a user account needs --tenant and --user")
-		}
-	case "":
-		return errors.New("--role is required (system, admin or user)")
-	default:
-		return fmt.Errorf("--role %q: must be system, admin or user", a.Role)
-	}
-	return nil
+	return checkRoleFlags("account", a.Role, a.TenantUUID, a.UserUUID)
 }
 
 // readNewPassword reads a new password: the first line of a pipe, or, on a

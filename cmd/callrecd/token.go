@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/callrecd/callrecd/store"
-	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 )
 
@@ -71,32 +70,7 @@ func newTokenCreateCmd(g *globals) *cobra.Command {
 // checkTokenFlags explains a wrong role/tenant/user combination before the
 // database refuses it less clearly.
 func checkTokenFlags(t store.Token) error {
-	for flag, v := range map[string]string{"--tenant": t.TenantUUID, "--user": t.UserUUID} {
-		if v != "" {
-			if _, err := uuid.Parse(v); err != nil {
-				return fmt.Errorf("%s %q is not a UUID", flag, v)
-			}
-		}
-	}
-	switch t.Role {
-	case store.RoleSystem:
-		if t.TenantUUID != "" || t.UserUUID != "" {
-			return fmt.Errorf("a system token belongs to no tenant or user: drop --tenant and --user")
-		}
-	case store.RoleAdmin:
-		if t.TenantUUID == "" || t.UserUUID != "" {
-			return fmt.Errorf("an admin token needs --tenant and no --user")
-		}
-	case store.RoleUser:
-		if t.TenantUUID == "" || t.UserUUID == "" {
-			return fmt.Errorf("a user token needs --tenant and --user")
-		}
-	case "":
-		return fmt.Errorf("--role is required (system, admin or user)")
-	default:
-		return fmt.Errorf("--role %q: must be system, admin or user", t.Role)
-	}
-	return nil
+	return checkRoleFlags("token", t.Role, t.TenantUUID, t.UserUUID)
 }
 
 func newTokenListCmd(g *globals) *cobra.Command {
