@@ -8,7 +8,7 @@ TOOLS      := $(CURDIR)/build/tools
 STATICCHECK_VERSION := v0.8.2
 RUN_DIR    := build/run
 
-.PHONY: help build run demo test test-unit test-lab bench bench-wrk bench-lab lint fmt-check ci deps sdk-deps tools clean build-guard \
+.PHONY: help build run demo test test-unit test-lab test-browser bench bench-wrk bench-lab lint fmt-check ci deps sdk-deps tools clean build-guard \
 	lab-install lab-up lab-down
 
 help: ## list the targets
@@ -40,9 +40,10 @@ run: build ## run callrecd with the example config (Ctrl-C stops it)
 demo: build-guard ## run callrecd on the Asterisk lab with three real calls and show the results
 	scripts/demo
 
-deps: sdk-deps ## install what the tests need (ffmpeg with MP3/AMR encoders, the Asterisk lab, Wazo's SDK)
+deps: sdk-deps ## install what the tests need (ffmpeg with MP3/AMR encoders, the Asterisk lab, Wazo's SDK, Chromium)
 	scripts/install-media-deps
 	scripts/asterisk-lab install
+	scripts/install-browser
 
 # Wazo's JavaScript SDK, exactly as package-lock.json pins it, for the
 # compatibility test in integration/wazosdk (run with the lab tests).
@@ -51,18 +52,25 @@ sdk-deps:
 
 # Every test: the unit tests and, with build tag lab, the tests against the
 # real Asterisk lab, which is brought up for them and always taken down again.
+# With build tag browser, the web page's tests drive a real headless Chromium
+# (screenshots under build/artifacts/web).
 # -p 1: the lab tests of different packages share one PBX.
 # build/lab.lock: one lab per machine (fixed loopback ports); whoever uses it
 # holds the lock from up to down.
-test: deps build-guard ## run every test, the real-Asterisk ones included
+TEST_TAGS := lab,browser
+ARTIFACTS := $(CURDIR)/build/artifacts
+test: deps build-guard ## run every test, the real-Asterisk and browser ones included
 	flock build/lab.lock bash -c "trap 'scripts/asterisk-lab down' EXIT; scripts/asterisk-lab up && \
-		$(GO) test -tags lab -p 1 -count=1 ./..."
+		CALLRECD_ARTIFACTS=$(ARTIFACTS)/web $(GO) test -tags $(TEST_TAGS) -p 1 -count=1 ./..."
 
 test-unit: build-guard ## run the unit tests only (nothing installed, no lab)
 	$(GO) test -count=1 ./...
 
 test-lab: build-guard ## run every test against a lab already up (make lab-up)
-	$(GO) test -tags lab -p 1 -count=1 ./...
+	CALLRECD_ARTIFACTS=$(ARTIFACTS)/web $(GO) test -tags $(TEST_TAGS) -p 1 -count=1 ./...
+
+test-browser: build-guard ## the web page's tests in headless Chromium (scripts/install-browser first)
+	CALLRECD_ARTIFACTS=$(ARTIFACTS)/web $(GO) test -tags browser -count=1 ./web/
 
 lab-install: ## build the cached Asterisk 22 chroot (build/asterisk-chroot)
 	scripts/asterisk-lab install
@@ -91,9 +99,9 @@ fmt-check:
 
 lint: tools fmt-check ## go vet + staticcheck (pinned) + gofmt
 	$(GO) vet ./...
-	$(GO) vet -tags lab ./...
+	$(GO) vet -tags $(TEST_TAGS) ./...
 	$(TOOLS)/staticcheck ./...
-	$(TOOLS)/staticcheck -tags lab ./...
+	$(TOOLS)/staticcheck -tags $(TEST_TAGS) ./...
 
 ci: test lint ## what CI runs
 

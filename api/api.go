@@ -69,6 +69,9 @@ type Options struct {
 	// Exports runs bulk exports and schedules; nil answers 503 where work
 	// would start (status and download still read the store).
 	Exports Exporter
+	// UI is the web page (web.Handler), served at /ui/ with GET / sent
+	// there; nil serves no page.
+	UI http.Handler
 	// CacheDir holds what the web page's routes derive from recordings
 	// (MP3 copies of AMR ones); "" = "cache" next to the database file.
 	CacheDir string
@@ -160,6 +163,12 @@ func New(opts Options) (*echo.Echo, error) {
 	s.routes = s.routeTable()
 	for _, r := range s.routes {
 		e.Add(r.method, r.path, s.exportAuth(r, s.guard(r)))
+	}
+	if opts.UI != nil {
+		ui := echo.WrapHandler(opts.UI)
+		e.Any("/ui", ui)
+		e.Any("/ui/*", ui)
+		e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/ui/") })
 	}
 	return e, nil
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/sipctl"
 	"github.com/callrecd/callrecd/store"
+	"github.com/callrecd/callrecd/web"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 )
@@ -178,7 +179,7 @@ func Build(ctx context.Context, cfg config.Config, opts Options) (_ *System, err
 	}
 	handler, err := api.New(api.Options{Store: s, StorageRoot: sys.Root, Calls: sys.Executor, Logger: log,
 		Registry: sys.Registry, Metrics: sys.Metrics, Contexts: firstContexts(cfg), Ready: sys.link.Ready,
-		TrustedProxies: cfg.HTTP.TrustedProxyNets(), Exports: sys.Exports,
+		TrustedProxies: cfg.HTTP.TrustedProxyNets(), Exports: sys.Exports, UI: web.Handler(),
 		// Derived media (MP3 copies of AMR recordings) next to the index, not
 		// under storage.root: reindex would take them for recordings.
 		CacheDir: filepath.Join(filepath.Dir(cfg.Database.Path), "cache"),
