@@ -4,7 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,7 +30,22 @@ func TestSIPListenerThroughBuild(t *testing.T) {
 
 	dir := t.TempDir()
 	cfg := config.Default()
-	cfg.PBX.Asterisk = config.Asterisk{URL: "http://127.0.0.1:9/ari", Username: "u", Password: "p", App: "callrecd", RecordingSpool: dir}
+	// Run runs the ARI adapter too: its commands must succeed, or the
+	// recording fails before the MESSAGE arrives (488, not recording).
+	ari := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/events") {
+			http.Error(w, "no events here", http.StatusNotFound) // the test hands the events over itself
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet {
+			_, _ = w.Write([]byte("[]"))
+			return
+		}
+		_, _ = w.Write([]byte("{}"))
+	}))
+	defer ari.Close()
+	cfg.PBX.Asterisk = config.Asterisk{URL: ari.URL + "/ari", Username: "u", Password: "p", App: "callrecd", RecordingSpool: dir}
 	cfg.Storage = config.Storage{Root: filepath.Join(dir, "recordings"), MinFree: "1MiB"}
 	cfg.Database.Path = filepath.Join(dir, "callrecd.db")
 	cfg.HTTP.Listen = "127.0.0.1:0"
