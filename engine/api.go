@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -51,16 +52,33 @@ func (r *rec) info() RecordingInfo {
 	return RecordingInfo{RecordingRow: row, Channel: r.channel, Live: r.live}
 }
 
+// identity is the number and name a party is known by. The originator is
+// its caller id. A leg the PBX dialled carries the caller's id, not its
+// own (both PBXs present it on the new channel), so it is its user's
+// extension and name, or the number dialled.
+func (ch *channel) identity(originator bool) (number, name string) {
+	var ext, uname string
+	if ch.user != nil {
+		ext, uname = ch.user.Extension, ch.user.Name
+	}
+	if originator {
+		return cmp.Or(ch.callerNum, ext), cmp.Or(ch.callerNam, uname)
+	}
+	return cmp.Or(ext, ch.calleeNum, ch.callerNum), uname
+}
+
 func (c *call) info() CallInfo {
 	ci := CallInfo{
 		ID: c.row.ID, PBXCallID: c.pbxID, Tenant: c.tenant, Start: c.row.Start,
 		Answer: c.row.Answer, Direction: c.row.Direction, ExternalOnly: c.externalOnly(),
 	}
+	orig := c.originator()
 	for _, ch := range c.channels {
 		if !ch.role.isParty() {
 			continue
 		}
-		p := PartyInfo{Channel: ch.id, Role: ch.role, Endpoint: ch.endpoint, Number: ch.callerNum, Name: ch.callerNam, Answered: ch.answered}
+		p := PartyInfo{Channel: ch.id, Role: ch.role, Endpoint: ch.endpoint, Answered: ch.answered}
+		p.Number, p.Name = ch.identity(ch == orig)
 		if ch.user != nil {
 			p.UserUUID = ch.user.UUID
 		}
