@@ -23,6 +23,19 @@ var cdrOrderColumns = map[string]string{
 	"source_name":           "source_name",
 	"destination_extension": "destination_extension",
 	"destination_name":      "destination_name",
+	// callrecd's own: by the call's recordings (the web page's columns). A
+	// call without one sorts as NULL (first ascending, as SQLite orders).
+	"recording_format":      recordingKey("min(format)"),
+	"recording_size":        recordingKey("sum(size)"),
+	"recording_state":       recordingKey("min(state)"),
+	"recording_started_by":  recordingKey("min(started_by)"),
+	"recording_stop_reason": recordingKey("min(stop_reason)"),
+}
+
+// recordingKey sorts calls by an aggregate of their recordings that are not
+// deleted (recordings_call index).
+func recordingKey(agg string) string {
+	return "(SELECT " + agg + " FROM recordings WHERE recordings.call_id = calls.id AND NOT recordings.deleted)"
 }
 
 // CDROrderKeys lists the accepted CDRQuery.Order values.
