@@ -12,7 +12,8 @@ import (
 //     in the index), known ones get their answer state and bridge;
 //   - known channels missing from the snapshot hung up while we were away;
 //     a call left without channels is closed, its recordings stopped with
-//     stop_reason hangup;
+//     stop_reason hangup, at the best known time (vanishedAt), not at the
+//     snapshot;
 //   - live recordings the engine knows are adopted (no second recording);
 //     a live recording it does not know is adopted from its row in the
 //     index; an active recording the PBX
@@ -79,7 +80,9 @@ func (e *Engine) onSnapshot(ctx context.Context, ev Snapshot, at time.Time) {
 			gone = append(gone, id)
 		}
 	}
+	goneCalls := map[*call]bool{}
 	for _, id := range gone {
+		goneCalls[e.channels[id].call] = true
 		e.onHangup(ctx, id, at)
 	}
 
@@ -133,12 +136,51 @@ func (e *Engine) onSnapshot(ctx context.Context, ev Snapshot, at time.Time) {
 		}
 	}
 	for _, c := range calls {
-		e.evaluate(ctx, c, at)
+		end := at
+		if goneCalls[c] && c.partyCount() == 0 {
+			end = vanishedAt(c, idx, at)
+		}
+		e.evaluate(ctx, c, end)
 	}
 	if !e.synced {
 		e.synced = true
 		e.closeLost(idx, at)
 	}
+}
+
+// vanishedAt is when a call that vanished while we were away (every party
+// gone from the snapshot: the link was cut, the call ended meanwhile) is
+// best known to have ended: the latest sign its active recordings were
+// running (the index's Seen: the spool file's last write), as closeLost
+// dates the rows an earlier run left open; never after the snapshot, never
+// before a recording's start. Without such a sign: at, the snapshot.
+func vanishedAt(c *call, idx *indexView, at time.Time) time.Time {
+	seen := make(map[string]time.Time, len(idx.open))
+	for _, o := range idx.open {
+		seen[o.Row.UUID] = o.Seen
+	}
+	var end time.Time
+	for _, r := range c.recs {
+		s, ok := seen[r.row.UUID]
+		if !r.row.State.Active() || !ok {
+			continue
+		}
+		// only a sign beyond what the row itself says (its start, its pause
+		// boundaries) tells when it stopped: a spool file's last write; a PBX
+		// whose files callrecd cannot see gives none
+		known := r.row.Start
+		for _, p := range r.row.Paused {
+			known = later(later(known, p.Start), p.End)
+		}
+		if !s.After(known) {
+			continue
+		}
+		end = later(end, clampTime(s, r.row.Start, at))
+	}
+	if end.IsZero() {
+		return at
+	}
+	return end
 }
 
 // adopt binds a recording the PBX reports live and makes the PBX match the
