@@ -198,6 +198,21 @@ func (p *Party) BlindTransfer(ctx context.Context, target string) error {
 	return p.Hangup(ctx)
 }
 
+// Transfer blind-transfers this party's call to target (an extension, or an external
+// number with its outside-line prefix, "95551234") the way a phone would: "refer" (SIP
+// REFER, then the phone hangs up: BlindTransfer) or "dtmf" (#1 and the number, Asterisk's
+// blind transfer feature; Asterisk hangs the transferer up). It returns once the REFER
+// is sent or the digits are queued.
+func (p *Party) Transfer(ctx context.Context, method, target string) error {
+	switch method {
+	case "refer":
+		return p.BlindTransfer(ctx, target)
+	case "dtmf":
+		return p.SendDTMF(ctx, "#1"+target, false)
+	}
+	return fmt.Errorf("lab: transfer method %q (want refer or dtmf)", method)
+}
+
 // Hangup hangs up this party (a channel already gone is not an error).
 func (p *Party) Hangup(ctx context.Context) error {
 	err := p.d.c.Do(ctx, http.MethodDelete, "/channels/"+p.ChannelID, nil, nil, nil)

@@ -122,12 +122,7 @@ func placeCall(ctx context.Context, drv *lab.Driver, o options, i int) callResul
 	}
 	ext := fmt.Sprintf("555%05d", i)
 	r.transferAt = time.Now()
-	if o.transferMethod == "refer" {
-		err = callee.BlindTransfer(ctx, "9"+ext)
-	} else {
-		err = callee.SendDTMF(ctx, "#19"+ext, false)
-	}
-	if err != nil {
+	if err := callee.Transfer(ctx, o.transferMethod, "9"+ext); err != nil {
 		r.err = err
 		return r
 	}

@@ -137,21 +137,7 @@ func main() {
 }
 
 // benchUsers: the demo tenant's users 1001..1004 with every automatic recording flag on.
-func benchUsers() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "tenants:\n  - uuid: %s\n    name: Acme\n    audio_recording_enabled: true\n    record_external_to_external: false\n    format: wav\n", lab.DemoTenant)
-	b.WriteString("users:\n")
-	uuids := []string{"b2e98781-7118-4010-8da3-b93b1b7e1389", "def42192-837a-41e0-aa4e-86390e46eb17",
-		"5f0c7a53-2d1e-4c6b-9a8f-0b1c2d3e1003", "5f0c7a53-2d1e-4c6b-9a8f-0b1c2d3e1004"}
-	for i, u := range uuids {
-		ext := strconv.Itoa(1001 + i)
-		fmt.Fprintf(&b, "  - uuid: %s\n    tenant_uuid: %s\n    extension: %q\n    firstname: Bench\n    lastname: %q\n    endpoints: [%q]\n"+
-			"    call_record_incoming_internal_enabled: true\n    call_record_incoming_external_enabled: true\n"+
-			"    call_record_outgoing_internal_enabled: true\n    call_record_outgoing_external_enabled: true\n",
-			u, lab.DemoTenant, ext, ext, ext)
-	}
-	return b.String()
-}
+func benchUsers() string { return lab.ImportYAML(lab.RecordEverything()) }
 
 // observed event types: the measurement needs only these (fewer events cost the PBX less).
 var observed = []string{"ChannelCreated", "ChannelStateChange", "ChannelHangupRequest", "ChannelDestroyed",
