@@ -291,6 +291,7 @@ func (e *Engine) merge(ctx context.Context, a, b *call, at time.Time) *call {
 	b.recs = nil
 	a.connected = a.connected || b.connected
 	a.autoOff = a.autoOff || b.autoOff
+	a.lowDisk = a.lowDisk || b.lowDisk
 	a.aliases = append(a.aliases, b.pbxID)
 	a.aliases = append(a.aliases, b.aliases...)
 	e.calls[b.pbxID] = a

@@ -142,6 +142,32 @@ func TestRuleEffects(t *testing.T) {
 			want:  []string{"call(answered)", "newrec(1,failed,disk full)", "final(1)"},
 		},
 		{
+			name:  "the storage is back: the call the guard refused is recorded now, a second row (the refused one stays failed)",
+			setup: func(h *harness) { h.user("1001", outInt); h.user("1002", nil); h.withFullDisk() },
+			state: func(h *harness) { internalCall(h); h.diskFull = false },
+			event: StorageRecovered{},
+			want:  []string{"start(A," + id(2) + ")", "newrec(2,recording)"},
+		},
+		{
+			name:  "the storage is back, but the refused call now has only outsiders: nothing starts",
+			setup: func(h *harness) { h.user("1001", outExt); h.withFullDisk() },
+			state: func(h *harness) {
+				h.send(dialTo(in("A", "L1", "1001"), "+4930123"), ext("X", "L1", "+4930123"))
+				h.connect("A", "X", "br1")
+				h.send(ext("Y", "L1", "+4930999"), ChannelAnswered{Channel: "Y"}, ChannelBridged{Channel: "Y", Bridge: "br1"}, Hangup{Channel: "A"})
+				h.diskFull = false
+			},
+			event: StorageRecovered{},
+			want:  nil,
+		},
+		{
+			name:  "the storage is back and nothing was refused: nothing to do",
+			setup: func(h *harness) { h.user("1001", outInt); h.user("1002", nil) },
+			state: internalCall,
+			event: StorageRecovered{},
+			want:  nil,
+		},
+		{
 			name:  "*26 toggles the caller's automatic recording, confirms and hangs up",
 			setup: func(h *harness) { h.user("1001", nil) },
 			state: func(h *harness) { h.send(dialTo(in("F", "L9", "1001"), "*26"), ChannelAnswered{Channel: "F"}) },

@@ -118,6 +118,9 @@ type call struct {
 	// autoOff: the policy must not start a recording by itself any more
 	// (a user/API stopped one, or the PBX failed one).
 	autoOff bool
+	// lowDisk: the disk guard refused the policy's recording; the policy
+	// tries again on StorageRecovered, not on every event before it.
+	lowDisk bool
 	ended   bool
 	spare   *spare // prepared recording (ringing calls the policy will record)
 }
@@ -242,6 +245,8 @@ func (e *Engine) Handle(ctx context.Context, ev Event) []Effect {
 		e.onRecEnded(ctx, ev.Name, ev.Channel, reason, at)
 	case Snapshot:
 		e.onSnapshot(ctx, ev, at)
+	case StorageRecovered:
+		e.onStorageRecovered(ctx, at)
 	default:
 		e.log.Warn("engine: unknown event", "type", slog.AnyValue(ev))
 	}

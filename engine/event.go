@@ -183,6 +183,13 @@ type RecordingFailed struct {
 	Reason  string
 }
 
+// StorageRecovered: the storage is above its free-space floor again (the
+// disk guard saw it come back). Calls whose automatic recording it refused
+// are recorded now, if they still must be.
+type StorageRecovered struct {
+	At time.Time
+}
+
 // Snapshot is the whole PBX state after a (re)connect.
 type Snapshot struct {
 	At         time.Time
@@ -223,6 +230,7 @@ func (e RecordingStarted) When() time.Time  { return e.At }
 func (e RecordingFinished) When() time.Time { return e.At }
 func (e RecordingFailed) When() time.Time   { return e.At }
 func (e Snapshot) When() time.Time          { return e.At }
+func (e StorageRecovered) When() time.Time  { return e.At }
 
 func (ChannelCreated) isEvent()    {}
 func (ChannelAnswered) isEvent()   {}
@@ -239,3 +247,4 @@ func (RecordingStarted) isEvent()  {}
 func (RecordingFinished) isEvent() {}
 func (RecordingFailed) isEvent()   {}
 func (Snapshot) isEvent()          {}
+func (StorageRecovered) isEvent()  {}

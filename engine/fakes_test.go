@@ -348,6 +348,21 @@ type harness struct {
 	applyMu sync.Mutex
 	// mayStart is the engine's veto (Config.MayStart), nil: none.
 	mayStart func() error
+	// diskFull: the veto of a fresh engine made by withFullDisk.
+	diskFull bool
+}
+
+// withFullDisk makes a fresh engine whose disk guard refuses new recordings
+// while h.diskFull.
+func (h *harness) withFullDisk() {
+	h.diskFull = true
+	h.mayStart = func() error {
+		if h.diskFull {
+			return errors.New("disk full")
+		}
+		return nil
+	}
+	h.e = h.newEngine()
 }
 
 func newHarness(t testing.TB) *harness {

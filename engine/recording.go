@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/callrecd/callrecd/recording"
@@ -33,7 +35,11 @@ func (e *Engine) startRec(c *call, by recording.StartedBy, pol TenantPolicy, at 
 				e.command(c, Command{Op: OpRelease, Name: id})
 			}
 			r.row.State, r.row.End, r.row.FailureReason = recording.StateFailed, at, err.Error()
-			c.autoOff = true
+			if by == recording.ByPolicy {
+				c.lowDisk = true // StorageRecovered tries again
+			} else {
+				c.autoOff = true // somebody asked and was refused: the policy does not step in later
+			}
 			e.storeRec(r)
 			return r
 		}
@@ -44,6 +50,23 @@ func (e *Engine) startRec(c *call, by recording.StartedBy, pol TenantPolicy, at 
 		e.play(c, c.partyIDs(), PromptRecordingStarted)
 	}
 	return r
+}
+
+// onStorageRecovered starts the recordings the disk guard refused, for the
+// calls that still want them (a new recording: the refused row stays
+// failed, with its reason).
+func (e *Engine) onStorageRecovered(ctx context.Context, at time.Time) {
+	var waiting []*call
+	for id, c := range e.calls {
+		if c.lowDisk && !c.ended && id == c.pbxID { // once each: aliases map to the same call
+			waiting = append(waiting, c)
+		}
+	}
+	slices.SortFunc(waiting, func(a, b *call) int { return cmp.Compare(a.seq, b.seq) }) // oldest call first
+	for _, c := range waiting {
+		c.lowDisk = false
+		e.evaluate(ctx, c, at)
+	}
 }
 
 // rearm records the same recording (same name: the PBX appends) on a

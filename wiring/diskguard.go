@@ -1,10 +1,12 @@
 package wiring
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/callrecd/callrecd/engine"
 	"github.com/callrecd/callrecd/media"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -61,4 +63,44 @@ func (d *diskGuard) MayStart() error {
 		d.log.Error("recording refused: storage below its free-space floor", "err", d.err)
 	}
 	return d.err
+}
+
+// storageRecheck is how often a storage below its floor is checked again
+// for space (only while it is below: no statfs otherwise).
+const storageRecheck = time.Second
+
+// watchRecovery calls recheck every storageRecheck until ctx ends.
+func (d *diskGuard) watchRecovery(ctx context.Context, h handler) {
+	t := time.NewTicker(storageRecheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.recheck(ctx, h)
+		}
+	}
+}
+
+// recheck looks at a storage last seen below its floor again; when it is
+// back above, the engine hears StorageRecovered and records the calls it
+// had to refuse meanwhile (nothing that must be recorded stays unrecorded
+// once there is room).
+func (d *diskGuard) recheck(ctx context.Context, h handler) {
+	d.mu.Lock()
+	wasLow := d.err != nil
+	if wasLow {
+		_, d.err = d.guard.Check()
+		d.checked = d.now()
+		if d.err == nil {
+			d.low.Set(0)
+		}
+	}
+	back := wasLow && d.err == nil
+	d.mu.Unlock()
+	if back {
+		d.log.Info("storage above its free-space floor again: recording the calls refused meanwhile")
+		h.Handle(ctx, engine.StorageRecovered{})
+	}
 }

@@ -77,6 +77,7 @@ type System struct {
 	cfg    config.Config
 	log    *slog.Logger
 	link   pbxLink
+	guard  *diskGuard
 	srv    *http.Server
 	ln     net.Listener
 	events *countingHandler
@@ -136,6 +137,7 @@ func Build(ctx context.Context, cfg config.Config, opts Options) (_ *System, err
 		return nil, err
 	}
 	guard := newDiskGuard(media.Guard{Root: sys.Root, Floor: cfg.Storage.Floor(), Statfs: opts.Statfs}, sys.Registry, log)
+	sys.guard = guard
 	if opts.Clock != nil {
 		guard.now = opts.Clock.Now
 	}
@@ -270,6 +272,7 @@ func (s *System) Run(ctx context.Context) error {
 	})
 	grp.Go(func() error { return s.Exports.Run(ctx) })
 	grp.Go(func() error { return s.runSIP(ctx) })
+	grp.Go(func() error { s.guard.watchRecovery(ctx, s.events); return nil })
 	grp.Go(func() error {
 		doctorAfterReconnects(ctx, s.cfg, s.link.Reconnects, s.link.Ready, s.log.With("component", "doctor"))
 		return nil

@@ -52,7 +52,8 @@ func (c *clock) Now() time.Time { return c.t }
 // Below the free-space floor a new recording is refused, on callrecd as
 // Build makes it: the PBX is never asked, the row says failed and why, the
 // alert gauge and counter move. A recording that started before the disk
-// filled still re-arms on a remaining leg. (The ARI adapter is built but
+// filled still re-arms on a remaining leg. When space comes back, the
+// refused call is recorded. (The ARI adapter is built but
 // not connected: the commands it is given go nowhere.)
 func TestDiskGuardRefusesNewRecordingsBelowTheFloor(t *testing.T) {
 	ctx := context.Background()
@@ -131,6 +132,24 @@ callrecd_storage_below_floor 1
 	}
 	if r := after.Recordings[0]; r.UUID != first.Recordings[0].UUID || r.State != recording.StateRecording || r.Channel == "xa" {
 		t.Fatalf("re-arm below the floor: %+v", r)
+	}
+
+	// Space comes back: the refused call is recorded now (a new recording;
+	// the refused row stays failed), and the alert clears.
+	free = 10 << 30
+	sys.guard.recheck(ctx, sys.events)
+	x.Flush()
+	second, err := x.Call(tenant, "cb")
+	if err != nil || len(second.Recordings) != 2 || second.Recordings[1].State != recording.StateRecording ||
+		second.Recordings[1].StartedBy != recording.ByPolicy {
+		t.Fatalf("after the space came back: %+v, %v", second, err)
+	}
+	if got := testutil.ToFloat64(sys.guard.low); got != 0 {
+		t.Fatalf("callrecd_storage_below_floor %v after the space came back", got)
+	}
+	sys.guard.recheck(ctx, sys.events) // not low any more: nothing new
+	if again, _ := x.Call(tenant, "cb"); len(again.Recordings) != 2 {
+		t.Fatalf("a second recheck started more: %+v", again.Recordings)
 	}
 }
 
