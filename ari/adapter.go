@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -133,7 +134,8 @@ func NewAdapter(cfg Config, log *slog.Logger) *Adapter {
 	a.rec = newRecorder(a.pbx, cfg.FinishWait, a.emit, a.notifyIdle)
 	a.prompts = &prompter{pbx: a.pbx, enqueue: a.rec.enqueue, media: cfg.Prompts, playWait: cfg.PlayWait}
 	stream := NewStream(StreamConfig{URL: cfg.URL, Username: cfg.Username, Password: cfg.Password, App: cfg.App,
-		ConnectTimeout: cfg.ConnectTimeout, MaxBackoff: cfg.MaxBackoff}, log)
+		ConnectTimeout: cfg.ConnectTimeout, MaxBackoff: cfg.MaxBackoff,
+		Probe: func(ctx context.Context) error { return rest.Do(ctx, http.MethodGet, "/asterisk/ping", nil, nil, nil) }}, log)
 	a.sess = &session{cfg: cfg, log: log, rest: rest, stream: stream, tr: NewTranslator(cfg.Mapping, log),
 		pbx: a.pbx, rec: a.rec, prompts: a.prompts}
 	stream.OnConnect = a.sess.onConnect

@@ -246,3 +246,41 @@ func TestWebsocketURL(t *testing.T) {
 		t.Error("ftp accepted")
 	}
 }
+
+// While the websocket is down, the stream probes ARI: a PBX that stopped
+// answering and answers again is dialled at once, not after the grown
+// backoff; one that answered all along (the dial failed for another reason)
+// gets the whole wait.
+func TestStreamPauseEndsWhenARIAnswersAgain(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var calls atomic.Int32
+	back := &Stream{cfg: StreamConfig{Probe: func(context.Context) error {
+		if calls.Add(1) <= 2 {
+			return io.ErrUnexpectedEOF // down: refused, cut
+		}
+		return nil
+	}}, log: slog.New(slog.DiscardHandler)}
+	if err := back.pause(ctx, time.Hour); err != nil {
+		t.Fatalf("pause: %v (probes %d): the PBX came back but the wait went on", err, calls.Load())
+	}
+	if calls.Load() != 3 {
+		t.Fatalf("probes %d, want 3 (down, down, up)", calls.Load())
+	}
+
+	calls.Store(0)
+	upAllAlong := &Stream{cfg: StreamConfig{Probe: func(context.Context) error { calls.Add(1); return nil }},
+		log: slog.New(slog.DiscardHandler)}
+	if err := upAllAlong.pause(ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() < 2 {
+		t.Fatalf("probes %d: the wait ended at the first answer although ARI never stopped answering", calls.Load())
+	}
+
+	stopped, stop := context.WithCancel(ctx)
+	stop()
+	if err := back.pause(stopped, time.Hour); err != context.Canceled {
+		t.Fatalf("pause after ctx ended: %v", err)
+	}
+}
