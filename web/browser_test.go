@@ -176,7 +176,7 @@ func TestAdminWorksWithRecordings(t *testing.T) {
 	b.click(`nav a[data-route=settings]`)
 	b.waitFor("the users", `document.querySelectorAll('#users-table tbody tr[data-user-uuid]').length === 3`)
 	b.checkA11y("settings page")
-	b.shoot("settings")
+	b.shootAt("settings", "#users")
 	b.click("#call_record_incoming_external_enabled-" + userBob)
 	b.click(fmt.Sprintf(`tr[data-user-uuid="%s"] button.primary`, userBob))
 	b.waitFor("saved", fmt.Sprintf(`document.querySelector('#status-%s').textContent === 'Saved.'`, userBob))

@@ -327,12 +327,25 @@ func (b *tab) checkA11y(what string) {
 // nothing is wider than the narrow screen, and puts the viewport back.
 func (b *tab) shoot(name string) {
 	b.t.Helper()
+	b.shootAt(name, "")
+}
+
+// shootAt is shoot with the element sel scrolled to the top of the screen
+// (as far as the page goes) at each size; "" leaves the page where it is.
+func (b *tab) shootAt(name, sel string) {
+	b.t.Helper()
 	for _, vp := range []struct {
 		w, h   int64
 		suffix string
 	}{{1280, 800, "1280x800"}, {390, 844, "390x844"}} {
 		b.do(chromedp.EmulateViewport(vp.w, vp.h))
 		b.waitFor("layout at "+vp.suffix, fmt.Sprintf("innerWidth === %d", vp.w))
+		if sel != "" {
+			b.eval(fmt.Sprintf(`(() => { document.querySelector(%q).scrollIntoView({block: 'start'}); return true; })()`, sel), nil)
+			b.waitFor(sel+" at the top of the screen at "+vp.suffix, fmt.Sprintf(`(() => {
+				const top = document.querySelector(%q).getBoundingClientRect().top;
+				return Math.abs(top) < 2 || scrollY + innerHeight >= document.documentElement.scrollHeight - 1; })()`, sel))
+		}
 		var overflow int
 		b.eval(`document.documentElement.scrollWidth - innerWidth`, &overflow)
 		if overflow > 0 {

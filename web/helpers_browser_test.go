@@ -108,6 +108,31 @@ func (b *tab) checkDashboard(s *site, total int, perDay map[int]int) {
 		document.querySelector('#dash-pbx').textContent.startsWith('Not linked')`)
 }
 
+// checkControls checks every control shown in the page's main part: a
+// field or a checkbox has a label (its <label>, or aria-label), a button
+// or a link has a name, and each one is in the tab order (reachable with
+// the keyboard).
+func (b *tab) checkControls(what string) {
+	b.t.Helper()
+	var bad []string
+	b.eval(`(() => {
+		const out = [];
+		for (const el of document.querySelectorAll('main input, main select, main textarea, main button, main a[href]')) {
+			if (el.closest('[hidden]') || el.type === 'hidden') continue;
+			const tag = el.outerHTML.slice(0, 100);
+			const labelled = el.matches('button, a')
+				? el.textContent.trim() !== '' || !!el.getAttribute('aria-label')
+				: [...(el.labels || [])].some((l) => l.textContent.trim() !== '') || !!el.getAttribute('aria-label');
+			if (!labelled) out.push(tag + ': no label');
+			if (el.tabIndex < 0) out.push(tag + ': not in the tab order');
+		}
+		return out;
+	})()`, &bad)
+	for _, p := range bad {
+		b.t.Errorf("%s: %s", what, p)
+	}
+}
+
 // ---- the site, as the test knows it and as the API answers ----
 
 func (s *site) ordered(keep func(*seeded) bool) []int64 {

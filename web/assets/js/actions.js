@@ -52,28 +52,49 @@ export async function deleteCalls(ids) {
 
 const sleep = (ms, signal) => new Promise((resolve, reject) => {
   const t = setTimeout(resolve, ms);
-  signal?.addEventListener('abort', () => { clearTimeout(t); reject(new DOMException('aborted', 'AbortError')); });
+  signal?.addEventListener('abort', () => { clearTimeout(t); reject(new DOMException('aborted', 'AbortError')); },
+    { once: true });
 });
 
-// exportZip asks the server for a zip of these calls' recordings, reports
-// progress (files done of total) while it is built, then downloads it.
-export async function exportZip(ids, onProgress, signal) {
-  const job = await api.request('POST', api.paths.exportCreate(), { body: { cdr_ids: ids }, signal });
-  onProgress({ status: 'pending', files_done: 0, files_total: 0 });
+// startExport asks the server for a zip of the recordings of the calls the
+// query's filters (and the optional call ids) match; it returns the job's uuid.
+export async function startExport({ query, cdrIDs, signal } = {}) {
+  const job = await api.request('POST', api.paths.exportCreate(),
+    { query, body: cdrIDs ? { cdr_ids: cdrIDs } : {}, signal });
+  return job.uuid;
+}
+
+// waitExport reports the job's status (files done of total) while it is
+// built and resolves with its last status once finished.
+export async function waitExport(uuid, onProgress, signal) {
   for (;;) {
-    const st = await api.request('GET', api.paths.export(job.uuid), { signal });
+    const st = await api.request('GET', api.paths.export(uuid), { signal });
     onProgress(st);
-    if (st.status === 'finished') break;
+    if (st.status === 'finished') return st;
     if (st.status === 'error' || st.status === 'deleted') {
       throw new api.ApiError(500, { message: `The export failed: ${st.error || st.status}` });
     }
     await sleep(400, signal);
   }
+}
+
+// download has the browser fetch a URL as a file (the session cookie
+// authenticates it).
+export function download(href) {
   const a = document.createElement('a');
-  a.href = api.paths.exportDownload(job.uuid);
+  a.href = href;
   a.download = '';
   document.body.append(a);
   a.click();
   a.remove();
-  return job.uuid;
+}
+
+// exportZip zips these calls' recordings through the export API, reports
+// progress while it is built, then downloads it.
+export async function exportZip(ids, onProgress, signal) {
+  const uuid = await startExport({ cdrIDs: ids, signal });
+  onProgress({ status: 'pending', files_done: 0, files_total: 0 });
+  await waitExport(uuid, onProgress, signal);
+  download(api.paths.exportDownload(uuid));
+  return uuid;
 }

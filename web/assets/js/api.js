@@ -29,6 +29,9 @@ export function isUser() { return session?.role === 'user'; }
 export function isSystem() { return session?.role === 'system'; }
 export function setTenant(t) { tenant = t || ''; }
 export function getTenant() { return tenant; }
+// currentTenant is the tenant the page acts on: the account's, or the one a
+// system account picked.
+export function currentTenant() { return isSystem() ? tenant : session?.tenant_uuid || ''; }
 
 function url(path, query) {
   const u = new URL(path, location.origin);
@@ -135,9 +138,19 @@ export const paths = {
   exportCreate: () => `${CALL_LOGD}/cdr/recordings/media/export`,
   export: (id) => `${CALL_LOGD}/exports/${id}`,
   exportDownload: (id) => withTenant(`${CALL_LOGD}/exports/${id}/download`),
+  exports: () => `${OWN}/exports`,
+  schedules: () => `${OWN}/export-schedules`,
+  schedule: (id) => `${OWN}/export-schedules/${id}`,
   users: () => `${CONFD}/users`,
   user: (id) => `${CONFD}/users/${id}`,
+  groups: (kind) => `${CONFD}/${kind}s`,
+  group: (kind, id) => `${CONFD}/${kind}s/${id}`,
+  features: () => `${CONFD}/extensions/features`,
+  feature: (id) => `${CONFD}/extensions/features/${id}`,
   tenants: () => `${OWN}/tenants`,
+  tenant: (id) => `${OWN}/tenants/${id}`,
+  retention: () => `${CALL_LOGD}/retention`,
+  openapi: () => '/api/openapi.json',
   calls: () => `${CALLD}${me()}/calls`,
   record: (callID, verb) => `${CALLD}${me()}/calls/${encodeURIComponent(callID)}/record/${verb}`,
   dashboard: () => `${OWN}${me()}/dashboard`,

@@ -5,6 +5,7 @@ import { h, clear, announce } from './dom.js';
 import { signInPage } from './signin.js';
 import { recordingsPage } from './recordings.js';
 import { settingsPage } from './settings.js';
+import { exportsPage } from './exports.js';
 
 const main = document.getElementById('main');
 const top = document.getElementById('top');
@@ -12,12 +13,12 @@ const top = document.getElementById('top');
 const routes = {
   recordings: { path: '/ui/', title: 'Call Recordings', render: recordingsPage },
   settings: { path: '/ui/settings', title: 'Recording settings', render: settingsPage, admin: true },
+  exports: { path: '/ui/exports', title: 'Exports', render: exportsPage, admin: true },
 };
 
 function routeOf(pathname) {
   const rest = pathname.replace(/^\/ui\/?/, '').replace(/\/$/, '');
-  if (rest === 'settings') return 'settings';
-  return 'recordings';
+  return Object.hasOwn(routes, rest) ? rest : 'recordings';
 }
 
 let current = null; // the page shown: {name, dispose}
@@ -37,7 +38,10 @@ async function show() {
     return;
   }
   let name = routeOf(location.pathname);
-  if (routes[name].admin && api.isUser()) name = 'recordings';
+  if (routes[name].admin && api.isUser()) { // not a user's page: theirs instead
+    name = 'recordings';
+    history.replaceState({}, '', routes.recordings.path);
+  }
   top.hidden = false;
   for (const a of top.querySelectorAll('nav a')) {
     a.hidden = a.hasAttribute('data-admin') && api.isUser();

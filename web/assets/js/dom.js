@@ -58,3 +58,51 @@ export function message(role = 'status') {
   };
   return el;
 }
+
+// section is a titled part of a page: <section> named by its <h2>.
+export function section(id, title, ...children) {
+  return h('section', { class: 'panel', id, 'aria-labelledby': `${id}-title` },
+    h('h2', { id: `${id}-title` }, title), children);
+}
+
+// checkField is a checkbox with its label, and a hint that describes it.
+export function checkField(text, control, hint) {
+  const hintID = `${control.id}-hint`;
+  if (hint) control.setAttribute('aria-describedby', hintID);
+  return h('div', { class: 'check-field' },
+    h('label', { for: control.id }, control, h('span', {}, text)),
+    hint ? h('p', { class: 'field-hint', id: hintID }, hint) : null);
+}
+
+// saving runs one save: the button is off meanwhile, status says how it
+// went (fn may return the text to show instead of "Saved."), and screen
+// readers hear it. done(err) runs after it, err null when it went through.
+export async function saving(button, status, what, fn, done = () => {}) {
+  button.disabled = true;
+  status.set('Saving…');
+  try {
+    const said = await fn();
+    status.set(typeof said === 'string' ? said : 'Saved.', 'ok');
+    announce(`${what} saved`);
+    done(null);
+  } catch (e) {
+    status.set(e.message, 'error');
+    announce(e.message);
+    done(e);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// markInvalid flags the controls (by API field name) that the API's error
+// names in its details, and focuses the first; with no error it clears them.
+export function markInvalid(controls, err) {
+  let first = null;
+  for (const [key, el] of Object.entries(controls)) {
+    const bad = !!err && Object.hasOwn(err.details || {}, key);
+    if (bad) el.setAttribute('aria-invalid', 'true');
+    else el.removeAttribute('aria-invalid');
+    if (bad && !first) first = el;
+  }
+  first?.focus();
+}

@@ -71,3 +71,8 @@ export function isoStartOfDay(date, plusDays = 0) {
   return `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())}T00:00:00` +
     `${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }
+
+// userName is a confd user as people know them: the name, else the extension.
+export function userName(u) {
+  return `${u.firstname || ''} ${u.lastname || ''}`.trim() || u.extension || u.uuid;
+}

@@ -2,7 +2,7 @@
 // the inline player, and what to do with a selection.
 import * as api from './api.js';
 import { h, field, message, announce } from './dom.js';
-import { isoStartOfDay } from './format.js';
+import { isoStartOfDay, userName } from './format.js';
 import { recordingsTable } from './table.js';
 import { Player } from './player.js';
 import { showCall } from './detail.js';
@@ -217,7 +217,7 @@ export function recordingsPage(root) {
     if (api.isUser()) return;
     try {
       const list = await api.request('GET', api.paths.users(), { query: { limit: 1000 } });
-      users = new Map(list.items.map((u) => [u.uuid, `${u.firstname} ${u.lastname}`.trim() || u.extension || u.uuid]));
+      users = new Map(list.items.map((u) => [u.uuid, userName(u)]));
       const sorted = [...users.entries()].sort((a, b) => a[1].localeCompare(b[1]));
       user.replaceChildren(h('option', { value: '' }, 'Any user'),
         ...sorted.map(([id, name]) => h('option', { value: id }, name)));

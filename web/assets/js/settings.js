@@ -1,104 +1,17 @@
-// Recording settings of the tenant's users: the four automatic-recording
-// flags (confd's call_record_*_enabled), on-demand recording and the
-// extension, saved with PUT /confd/1.1/users/{uuid}. The API's message is
-// shown when it refuses a value.
-import * as api from './api.js';
-import { h, field, message, announce } from './dom.js';
-
-const FLAGS = [
-  ['call_record_incoming_internal_enabled', 'Incoming internal', (n) => `Record incoming internal calls of ${n}`],
-  ['call_record_incoming_external_enabled', 'Incoming external', (n) => `Record incoming external calls of ${n}`],
-  ['call_record_outgoing_internal_enabled', 'Outgoing internal', (n) => `Record outgoing internal calls of ${n}`],
-  ['call_record_outgoing_external_enabled', 'Outgoing external', (n) => `Record outgoing external calls of ${n}`],
-  ['online_call_record_enabled', 'On demand (*3)', (n) => `Let ${n} record on demand`],
-];
-
-const PAGE = 50;
+// The Recording settings page (administrators): the tenant's options and
+// retention, each user's flags, the ring groups' and queues' *3 setting,
+// and the feature codes. Each part loads and saves on its own, through the
+// same API every client uses.
+import { h } from './dom.js';
+import { tenantSection, retentionSection } from './settings-tenant.js';
+import { usersSection } from './settings-users.js';
+import { groupsSection } from './settings-groups.js';
+import { featuresSection } from './settings-features.js';
 
 export function settingsPage(root) {
-  const msg = message('status');
-  const search = h('input', { type: 'search', id: 'users-search', placeholder: 'Name or extension' });
-  const body = h('tbody');
-  const info = h('span', { class: 'page-info', 'aria-live': 'polite' });
-  let offset = 0;
-  let total = 0;
-  let ctl = null;
-  const prev = h('button', { type: 'button', onclick: () => { offset = Math.max(0, offset - PAGE); load(); } },
-    'Previous page');
-  const next = h('button', { type: 'button', onclick: () => { offset += PAGE; load(); } }, 'Next page');
-
-  root.append(
-    h('h1', {}, 'Recording settings'),
-    h('p', { class: 'hint' }, 'Which calls of each user are recorded automatically, and whether they may record ' +
-      'on demand. Changes apply to the next call.'),
-    h('form', { class: 'filters', role: 'search', 'aria-label': 'Find users',
-      onsubmit: (e) => { e.preventDefault(); offset = 0; load(); } },
-    field('Search users', search, { class: 'field grow' }),
-    h('button', { type: 'submit', class: 'primary' }, 'Search')),
-    msg,
-    h('div', { class: 'table-wrap' },
-      h('table', { class: 'grid users', id: 'users-table' },
-        h('caption', { class: 'sr-only' }, 'Users and their recording settings'),
-        h('thead', {}, h('tr', {},
-          h('th', { scope: 'col' }, 'User'),
-          h('th', { scope: 'col' }, 'Extension'),
-          FLAGS.map(([, t]) => h('th', { scope: 'col' }, t)),
-          h('th', { scope: 'col' }, 'Save'))),
-        body)),
-    h('nav', { class: 'pager', 'aria-label': 'Pages of users' }, prev, info, next));
-
-  async function load() {
-    if (ctl) ctl.abort();
-    ctl = new AbortController();
-    try {
-      const list = await api.request('GET', api.paths.users(),
-        { query: { limit: PAGE, offset, search: search.value.trim() }, signal: ctl.signal });
-      total = list.total;
-      body.replaceChildren(...list.items.map(userRow));
-      if (!list.items.length) body.append(h('tr', {}, h('td', { colspan: FLAGS.length + 3 }, 'No users match.')));
-      const pages = Math.max(1, Math.ceil(total / PAGE));
-      info.textContent = `Page ${Math.floor(offset / PAGE) + 1} of ${pages} · ${total} users`;
-      prev.disabled = offset === 0;
-      next.disabled = offset + PAGE >= total;
-      msg.set('');
-    } catch (e) {
-      if (e.name !== 'AbortError') msg.set(e.message, 'error');
-    }
-  }
-
-  function userRow(u) {
-    const name = `${u.firstname} ${u.lastname}`.trim() || u.extension || u.uuid;
-    const status = message('status');
-    const exten = h('input', { id: `exten-${u.uuid}`, value: u.extension, size: 8, inputmode: 'tel',
-      autocomplete: 'off', 'aria-describedby': `status-${u.uuid}` });
-    status.id = `status-${u.uuid}`;
-    const boxes = FLAGS.map(([key]) => h('input', { type: 'checkbox', id: `${key}-${u.uuid}`,
-      dataset: { flag: key }, props: { checked: !!u[key] } }));
-    const save = h('button', { type: 'button', class: 'primary', onclick: async () => {
-      const body = { extension: exten.value.trim() };
-      FLAGS.forEach(([key], i) => { body[key] = boxes[i].checked; });
-      save.disabled = true;
-      status.set('Saving…');
-      try {
-        await api.request('PUT', api.paths.user(u.uuid), { body });
-        status.set('Saved.', 'ok');
-        announce(`Settings of ${name} saved`);
-      } catch (e) {
-        status.set(e.message, 'error');
-        announce(e.message);
-      } finally {
-        save.disabled = false;
-      }
-    } }, 'Save', h('span', { class: 'sr-only' }, ` ${name}`));
-    return h('tr', { dataset: { userUuid: u.uuid } },
-      h('th', { scope: 'row', 'data-label': 'User' }, name),
-      h('td', { 'data-label': 'Extension' },
-        h('label', { for: exten.id, class: 'sr-only' }, `Extension of ${name}`), exten),
-      FLAGS.map(([, title, label], i) => h('td', { 'data-label': title },
-        h('label', { for: boxes[i].id, class: 'check' }, boxes[i], h('span', { class: 'sr-only' }, label(name))))),
-      h('td', { 'data-label': 'Save' }, save, status));
-  }
-
-  load();
-  return () => { if (ctl) ctl.abort(); };
+  const parts = [tenantSection(), retentionSection(), usersSection(), groupsSection('group'),
+    groupsSection('queue'), featuresSection()];
+  root.append(h('h1', {}, 'Recording settings'), ...parts.map((p) => p.el));
+  for (const p of parts) p.load();
+  return () => { for (const p of parts) p.dispose(); };
 }
