@@ -72,6 +72,11 @@ func TestAdminWorksWithRecordings(t *testing.T) {
 	ascending := s.apiIDs("recorded=true&limit=10&order=duration&direction=asc")
 	b.waitRows("shortest first", ascending)
 	s.checkDurationsOrdered(ascending, false)
+	// By the recordings' columns too: the smallest file first, then the largest.
+	b.click(`th[data-sort="recording_size"] button`)
+	b.waitRows("smallest file first", s.apiIDs("recorded=true&limit=10&order=recording_size&direction=asc"))
+	b.click(`th[data-sort="recording_size"] button`)
+	b.waitRows("largest file first", s.apiIDs("recorded=true&limit=10&order=recording_size&direction=desc"))
 	b.click(`th[data-sort="start"] button`)
 	b.waitRows("newest first", s.apiIDs("recorded=true&limit=10&order=start&direction=desc"))
 	b.choose("#f-limit", "25")

@@ -13,10 +13,10 @@ const columns = [
   { key: 'to', title: 'To', sort: 'destination_name' },
   { key: 'direction', title: 'Direction', sort: 'call_direction' },
   { key: 'user', title: 'User' },
-  { key: 'file', title: 'File', nowrap: true }, // format and size
-  { key: 'state', title: 'State' },
-  { key: 'started_by', title: 'Started by' },
-  { key: 'stop_reason', title: 'Stop reason' },
+  { key: 'file', title: 'File', sort: 'recording_size', nowrap: true }, // format and size
+  { key: 'state', title: 'State', sort: 'recording_state' },
+  { key: 'started_by', title: 'Started by', sort: 'recording_started_by' },
+  { key: 'stop_reason', title: 'Stop reason', sort: 'recording_stop_reason' },
 ];
 
 // userNames are the internal users of the call, by name where known.
