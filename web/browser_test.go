@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/callrecd/callrecd/media"
+	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -122,8 +124,22 @@ func TestAdminWorksWithRecordings(t *testing.T) {
 	b.click(fmt.Sprintf(`tr[data-cdr-id="%d"] button.play`, byButton.id))
 	b.waitPlaying(byButton)
 
-	// Download: the recording's own bytes.
+	// AMR: browsers cannot play it; the page plays the server's MP3 copy,
+	// and Download still gives the AMR file itself.
+	amr := s.find(func(c *seeded) bool { return c.spec.format == recording.AMR })
+	if r := s.recordingRow(amr); r.Format != string(recording.AMR) {
+		t.Fatalf("the AMR call's recording is %s", r.Format)
+	}
+	b.click(fmt.Sprintf(`tr[data-cdr-id="%d"] button.play`, amr.id))
+	b.waitPlaying(amr)
 	before := b.downloadsSoFar()
+	b.click(fmt.Sprintf(`tr[data-cdr-id="%d"] a[download]`, amr.id))
+	if head := fileHead(t, b.waitDownload(before), 6); head != "#!AMR\n" {
+		t.Fatalf("downloaded AMR recording starts %q, not with the AMR magic", head)
+	}
+
+	// Download: the recording's own bytes.
+	before = b.downloadsSoFar()
 	b.click(fmt.Sprintf(`tr[data-cdr-id="%d"] a[download]`, byButton.id))
 	file := b.waitDownload(before)
 	rec := s.recordingRow(byButton)
@@ -353,4 +369,19 @@ func mapsKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// fileHead is the first n bytes of a file.
+func fileHead(t *testing.T, path string, n int) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, n)
+	if _, err := io.ReadFull(f, b); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return string(b)
 }

@@ -91,6 +91,9 @@ type callSpec struct {
 	talk           float64 // seconds from answer to hang-up
 	pauseAt, pause float64 // seconds after answer; 0 = no pause
 	tone           float64 // Hz of the recording's tone
+	// format: the tenant's recording format while the call starts ("" =
+	// the tenant's own, WAV); the collector transcodes after the call.
+	format recording.Format
 }
 
 func newSite(t *testing.T) *site { return buildSite(t, false) }
@@ -211,7 +214,7 @@ func (s *site) seedCalls() {
 		{at: day(22, 11, 30), from: ana, to: mobile, talk: 8.1, tone: 466},
 		{at: day(22, 15, 5), from: bob, to: ana, talk: 3},
 		{at: day(23, 9, 10), from: supplier, to: olga, talk: 3.1, tone: 370},
-		{at: day(23, 12, 0), from: ana, to: bank, talk: 5.3, tone: 554},
+		{at: day(23, 12, 0), from: ana, to: bank, talk: 5.3, tone: 554, format: recording.AMR},
 	}
 	for i, sp := range specs {
 		s.call(i, sp)
@@ -249,6 +252,10 @@ func (s *site) call(n int, sp callSpec) {
 	answer := sp.at.Add(3 * time.Second)
 	at := func(sec float64) time.Time { return answer.Add(time.Duration(sec * float64(time.Second))) }
 	before := s.recordings()
+	if sp.format != "" { // the tenant records in this format while the call starts
+		restore := s.setFormat(sp.format)
+		defer restore()
+	}
 	for _, ev := range []engine.Event{
 		leg(sp.from, "-a"), leg(sp.to, "-b"),
 		engine.ChannelAnswered{At: answer, Channel: id + "-b"},
@@ -300,6 +307,27 @@ func (s *site) call(n int, sp callSpec) {
 	}
 	x.Flush()
 	s.calls[c.id] = c
+}
+
+// setFormat sets the tenant's recording format (as the Settings page does,
+// through the store the API writes to) and returns what puts it back.
+func (s *site) setFormat(f recording.Format) (restore func()) {
+	ctx := context.Background()
+	t, err := s.sys.Store.GetTenant(ctx, tenantAcme)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	was := t.Format
+	t.Format = string(f)
+	if _, err := s.sys.Store.UpdateTenant(ctx, t); err != nil {
+		s.t.Fatal(err)
+	}
+	return func() {
+		t.Format = was
+		if _, err := s.sys.Store.UpdateTenant(ctx, t); err != nil {
+			s.t.Fatal(err)
+		}
+	}
 }
 
 // dial sends the digits of a feature code, 150 ms apart.
