@@ -354,13 +354,19 @@ func (e *Engine) addTomb(id string, at time.Time) {
 		return
 	}
 	e.tombs[id] = at
-	e.tombFIFO = append(e.tombFIFO, tomb{id, at})
+	e.tombFIFO = append(e.tombFIFO, tomb{id: id, at: at})
 }
 
 func (e *Engine) purgeTombs(now time.Time) {
 	n := 0
 	for n < len(e.tombFIFO) && now.Sub(e.tombFIFO[n].at) > e.ttl {
-		delete(e.tombs, e.tombFIFO[n].id)
+		if t := e.tombFIFO[n]; t.rec != "" {
+			if r := e.recs[t.rec]; r != nil && r.call.ended {
+				delete(e.recs, t.rec)
+			}
+		} else {
+			delete(e.tombs, t.id)
+		}
 		n++
 	}
 	if n > 0 {

@@ -69,9 +69,13 @@ type Engine struct {
 	synced   bool // the first snapshot was handled (rows left open closed)
 }
 
+// tomb is a hung-up channel remembered for ttl (late events about it are
+// ignored), or, with rec set, an ended call's recording the PBX never
+// confirmed, kept as long for its late RecordingFailed.
 type tomb struct {
-	id string
-	at time.Time
+	id  string
+	at  time.Time
+	rec string
 }
 
 type channel struct {
@@ -132,6 +136,7 @@ type rec struct {
 	call      *call
 	channel   string // the leg being recorded
 	live      bool   // the PBX confirmed the current part
+	confirmed bool   // the PBX confirmed the first part (or it was adopted live)
 	legDead   bool   // the leg hung up; re-arm on resume
 	oldParts  int    // Finished/Failed events still expected for older parts
 	restopped bool

@@ -211,6 +211,16 @@ func (e *Engine) onRecStarted(ev RecordingStarted) {
 		return // duplicate, or its leg already died
 	}
 	r.live = true
+	if !r.confirmed {
+		r.confirmed = true
+		// The file begins when the PBX starts writing it, which under load
+		// (a re-sync starting many recordings at once) can be seconds after
+		// the command: the row starts with the audio.
+		if ev.At.After(r.row.Start) && len(r.row.Paused) == 0 {
+			r.row.Start = ev.At
+			e.storeRec(r)
+		}
+	}
 	if r.row.State == recording.StatePaused {
 		// Paused before the PBX confirmed the start.
 		e.command(r.call, Command{Op: OpPause, Name: r.row.UUID})
@@ -221,6 +231,17 @@ func (e *Engine) onRecStarted(ev RecordingStarted) {
 func (e *Engine) onRecEnded(ctx context.Context, name, chID, reason string, at time.Time) {
 	r := e.recs[name]
 	if r == nil {
+		return
+	}
+	if reason != "" && !r.confirmed && r.row.State == recording.StateStopped && (chID == "" || chID == r.channel) {
+		// Stopped (a hang-up) before the PBX wrote any part, and now it says
+		// the start failed: no file will come, and the row says so instead
+		// of pointing at one.
+		r.row.State, r.row.FailureReason = recording.StateFailed, reason
+		e.storeRec(r)
+		if r.call.ended {
+			delete(e.recs, name)
+		}
 		return
 	}
 	old := false

@@ -97,7 +97,11 @@ func (e *Engine) endCall(ctx context.Context, c *call, at time.Time) {
 			e.stopRec(r, recording.StopHangup, at)
 		}
 		if e.recs[r.row.UUID] == r {
-			delete(e.recs, r.row.UUID)
+			if r.confirmed {
+				delete(e.recs, r.row.UUID)
+			} else { // its failure may still come (onRecEnded); purgeTombs drops it after ttl
+				e.tombFIFO = append(e.tombFIFO, tomb{at: at, rec: r.row.UUID})
+			}
 		}
 	}
 	e.releaseSpare(c)

@@ -189,7 +189,7 @@ func (e *Engine) adopt(r *rec, lr LiveRecording) {
 	if lr.Channel != "" {
 		r.channel = lr.Channel
 	}
-	r.live, r.legDead, r.oldParts = true, false, 0
+	r.live, r.legDead, r.oldParts, r.confirmed = true, false, 0, true
 	switch want := r.row.State == recording.StatePaused; {
 	case lr.PauseUnknown && want:
 		e.command(r.call, Command{Op: OpPause, Name: r.row.UUID})
