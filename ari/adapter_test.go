@@ -330,16 +330,29 @@ DELETE /channels/c1$`)
 }
 
 // A snoop refused (the channel is gone) becomes RecordingFailed for the
-// engine, naming the channel.
+// engine, naming the channel: the PBX answered, so not Unreachable.
 func TestAdapterStartOnMissingChannelFails(t *testing.T) {
 	f := newFakePBX(t)
 	a, h := startAdapter(t, f, nil)
 	a.StartRecording(context.Background(), "nope", "rec-x", "wav")
 	ev, _ := h.waitFor(t, "rec-failed rec-x on nope", 3*time.Second)
-	if r := ev.(engine.RecordingFailed).Reason; !strings.Contains(r, "404") {
-		t.Errorf("reason %q", r)
+	if f := ev.(engine.RecordingFailed); !strings.Contains(f.Reason, "404") || f.Unreachable {
+		t.Errorf("failure %+v", f)
 	}
 	if st := a.Stats(); st.Failures != 1 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// A snoop request cut off with the link (no answer at all) is a failure
+// the engine may try again after the re-sync: Unreachable.
+func TestAdapterStartCutOffIsUnreachable(t *testing.T) {
+	f := newFakePBX(t)
+	f.cut = func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/snoop") }
+	a, h := startAdapter(t, f, nil)
+	a.StartRecording(context.Background(), "c1", "rec-x", "wav")
+	ev, _ := h.waitFor(t, "rec-failed rec-x on c1", 3*time.Second)
+	if f := ev.(engine.RecordingFailed); !f.Unreachable {
+		t.Errorf("failure %+v: a cut-off request must say the PBX was unreachable", f)
 	}
 }

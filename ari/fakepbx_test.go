@@ -36,6 +36,9 @@ type fakePBX struct {
 	conflict int // 409s served for append-while-live or not-in-Stasis
 	// block, if set, is called before a request is answered (to slow one down).
 	block func(r *http.Request)
+	// cut, if set and true for a request, closes its connection unanswered
+	// (the link to the PBX went down mid-request).
+	cut func(r *http.Request) bool
 	// noStasisFor lists channels on which answer/play answer 409 (plain dialplan calls).
 	noStasisFor map[string]bool
 	// appMissing: GET /applications/{app} answers 404; dropProbes: user
@@ -117,10 +120,16 @@ func (f *fakePBX) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.log = append(f.log, entry)
-	block := f.block
+	block, cut := f.block, f.cut
 	f.mu.Unlock()
 	if block != nil {
 		block(r)
+	}
+	if cut != nil && cut(r) {
+		if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			c.Close()
+		}
+		return
 	}
 	parts := strings.Split(strings.Trim(path, "/"), "/")
 	q := r.URL.Query()

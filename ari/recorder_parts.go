@@ -14,10 +14,15 @@ import (
 // commands of one recording never overlap; REST calls are made without
 // recorder.mu.
 
-func (r *recorder) fail(ctx context.Context, name, channelID, reason string) {
+// fail reports a start that did not happen. err is the REST error, if one
+// caused it: one with no HTTP status (the connection failed or was cut) says
+// the PBX was unreachable rather than that it refused.
+func (r *recorder) fail(ctx context.Context, name, channelID, reason string, err error) {
 	r.pbx.failures.Add(1)
-	r.pbx.log.Error("ARI: recording could not start", "name", name, "channel", channelID, "reason", reason)
-	r.emit(ctx, engine.RecordingFailed{Name: name, Channel: channelID, Reason: reason})
+	unreachable := err != nil && StatusOf(err) == 0 && ctx.Err() == nil
+	r.pbx.log.Error("ARI: recording could not start", "name", name, "channel", channelID, "reason", reason,
+		"pbx_unreachable", unreachable)
+	r.emit(ctx, engine.RecordingFailed{Name: name, Channel: channelID, Reason: reason, Unreachable: unreachable})
 }
 
 func (r *recorder) makeSpare(ctx context.Context, sp *spare) {
@@ -137,7 +142,7 @@ func (r *recorder) startPart(ctx context.Context, channelID, name, format string
 	q := url.Values{"spy": {"both"}, "app": {r.pbx.app}, "snoopId": {sid}, "appArgs": {"callrecd-snoop"}}
 	if err := r.pbx.rest.Do(ctx, http.MethodPost, "/channels/"+url.PathEscape(channelID)+"/snoop", q, nil, nil); err != nil {
 		r.pbx.snoops.cancel(sid)
-		r.fail(ctx, name, channelID, "snoop: "+err.Error())
+		r.fail(ctx, name, channelID, "snoop: "+err.Error(), err)
 		return
 	}
 	select {
@@ -145,7 +150,7 @@ func (r *recorder) startPart(ctx context.Context, channelID, name, format string
 	case <-time.After(r.pbx.snoopWait):
 		r.pbx.snoops.cancel(sid)
 		r.pbx.deleteChannel(ctx, sid)
-		r.fail(ctx, name, channelID, "snoop channel never entered the application")
+		r.fail(ctx, name, channelID, "snoop channel never entered the application", nil)
 		return
 	}
 	r.mu.Lock()
@@ -157,7 +162,7 @@ func (r *recorder) startPart(ctx context.Context, channelID, name, format string
 		rec.part.endedOn(sid)
 		r.mu.Unlock()
 		r.pbx.deleteChannel(ctx, sid)
-		r.fail(ctx, name, channelID, "record: "+err.Error())
+		r.fail(ctx, name, channelID, "record: "+err.Error(), err)
 	}
 }
 

@@ -292,6 +292,7 @@ func (e *Engine) merge(ctx context.Context, a, b *call, at time.Time) *call {
 	a.connected = a.connected || b.connected
 	a.autoOff = a.autoOff || b.autoOff
 	a.lowDisk = a.lowDisk || b.lowDisk
+	a.unreachable = a.unreachable || b.unreachable
 	a.aliases = append(a.aliases, b.pbxID)
 	a.aliases = append(a.aliases, b.aliases...)
 	e.calls[b.pbxID] = a

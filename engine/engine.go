@@ -125,8 +125,11 @@ type call struct {
 	// lowDisk: the disk guard refused the policy's recording; the policy
 	// tries again on StorageRecovered, not on every event before it.
 	lowDisk bool
-	ended   bool
-	spare   *spare // prepared recording (ringing calls the policy will record)
+	// unreachable: the policy's recording failed to start because the PBX
+	// could not be reached; the next Snapshot (the link back) tries again.
+	unreachable bool
+	ended       bool
+	spare       *spare // prepared recording (ringing calls the policy will record)
 }
 
 type rec struct {
@@ -248,6 +251,9 @@ func (e *Engine) Handle(ctx context.Context, ev Event) []Effect {
 			reason = "failed"
 		}
 		e.onRecEnded(ctx, ev.Name, ev.Channel, reason, at)
+		if ev.Unreachable {
+			e.retryAfterResync(ev.Name)
+		}
 	case Snapshot:
 		e.onSnapshot(ctx, ev, at)
 	case StorageRecovered:

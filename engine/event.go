@@ -181,6 +181,10 @@ type RecordingFailed struct {
 	Name    string
 	Channel string
 	Reason  string
+	// Unreachable: the start failed because the PBX could not be reached
+	// (the link was cut), not because it refused: the policy tries again
+	// at the next re-sync.
+	Unreachable bool
 }
 
 // StorageRecovered: the storage is above its free-space floor again (the

@@ -29,7 +29,7 @@ func (e *Engine) prepareForAnswer(ctx context.Context, c *call) {
 		return
 	}
 	var leg *channel
-	if !c.autoOff && !c.lowDisk && c.partyCount() >= 2 && c.autoWanted(true) {
+	if !c.autoOff && !c.lowDisk && !c.unreachable && c.partyCount() >= 2 && c.autoWanted(true) {
 		pol := e.policy(ctx, c.tenant)
 		if pol.AudioRecordingEnabled && (pol.RecordExternalToExternal || !c.externalOnly()) {
 			leg = c.pickLeg(true)

@@ -52,6 +52,17 @@ func (e *Engine) startRec(c *call, by recording.StartedBy, pol TenantPolicy, at 
 	return r
 }
 
+// retryAfterResync: the policy's recording name failed to start because
+// the PBX could not be reached (not refused), so the next Snapshot — the
+// link back — tries again instead of leaving the call unrecorded.
+func (e *Engine) retryAfterResync(name string) {
+	r := e.recs[name]
+	if r == nil || r.confirmed || r.row.StartedBy != recording.ByPolicy || r.row.State != recording.StateFailed || r.call.ended {
+		return
+	}
+	r.call.autoOff, r.call.unreachable = false, true
+}
+
 // onStorageRecovered starts the recordings the disk guard refused, for the
 // calls that still want them (a new recording: the refused row stays
 // failed, with its reason).

@@ -60,7 +60,7 @@ func (e *Engine) applyRules(ctx context.Context, c *call, at time.Time) {
 		}
 		return
 	}
-	if !c.autoOff && !c.lowDisk && pol.AudioRecordingEnabled && c.autoWanted(false) {
+	if !c.autoOff && !c.lowDisk && !c.unreachable && pol.AudioRecordingEnabled && c.autoWanted(false) {
 		e.startRec(c, recording.ByPolicy, pol, at)
 	}
 }

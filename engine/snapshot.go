@@ -136,6 +136,7 @@ func (e *Engine) onSnapshot(ctx context.Context, ev Snapshot, at time.Time) {
 		}
 	}
 	for _, c := range calls {
+		c.unreachable = false // the link is back: a start it cut off is tried again
 		end := at
 		if goneCalls[c] && c.partyCount() == 0 {
 			end = vanishedAt(c, idx, at)

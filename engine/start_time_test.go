@@ -66,3 +66,32 @@ func TestRecordingStoppedBeforeItStartedThenFailedIsFailed(t *testing.T) {
 		}
 	}
 }
+
+// The policy's recording could not start because the link to the PBX was
+// cut: no new attempt on every event while the link is down, one after the
+// re-sync (the Snapshot) if the call still must be recorded. A start the
+// PBX refused is not tried again.
+func TestStartCutOffByTheLinkIsTriedAfterTheResync(t *testing.T) {
+	for _, unreachable := range []bool{true, false} {
+		h := newHarness(t)
+		h.user("1001", outInt)
+		h.user("1002", nil)
+		internalCall(h)
+		name := h.one().UUID
+		h.send(RecordingFailed{Name: name, Channel: "A", Reason: "snoop: EOF", Unreachable: unreachable})
+		h.send(ChannelUnbridged{Channel: "B", Bridge: "br1"}, ChannelBridged{Channel: "B", Bridge: "br1"})
+		if n := len(h.recs()); n != 1 {
+			t.Fatalf("unreachable=%v: %d recordings before the re-sync, want the failed one", unreachable, n)
+		}
+		a, b := in("A", "L1", "1001"), in("B", "L1", "1002")
+		a.Answered, b.Answered = true, true
+		h.send(Snapshot{Channels: []SnapshotChannel{{ChannelCreated: a, Bridge: "br1"}, {ChannelCreated: b, Bridge: "br1"}}})
+		want := 1
+		if unreachable {
+			want = 2
+		}
+		if rs := h.recs(); len(rs) != want {
+			t.Fatalf("unreachable=%v: %d recordings after the re-sync, want %d: %+v", unreachable, len(rs), want, rs)
+		}
+	}
+}
