@@ -4,35 +4,12 @@ package web_test
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/callrecd/callrecd/engine"
 	"github.com/callrecd/callrecd/recording"
 )
-
-// fakeARI answers every ARI REST command with success and refuses the
-// events websocket: the link stays down, the commands go through, and no
-// event ever comes from it (the test hands the PBX's events over itself).
-func fakeARI(t *testing.T) string {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/events") {
-			http.Error(w, "no events here", http.StatusNotFound)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		if r.Method == http.MethodGet {
-			_, _ = w.Write([]byte("[]"))
-			return
-		}
-		_, _ = w.Write([]byte("{}"))
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
 
 // startLiveCall: Bob (whom nothing records) calls a mobile, and they talk.
 func (s *site) startLiveCall() {

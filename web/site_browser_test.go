@@ -17,6 +17,7 @@ import (
 	"github.com/callrecd/callrecd/ari"
 	"github.com/callrecd/callrecd/config"
 	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/internal/fakeari"
 	"github.com/callrecd/callrecd/media"
 	"github.com/callrecd/callrecd/recording"
 	"github.com/callrecd/callrecd/store"
@@ -113,7 +114,7 @@ func buildSite(t *testing.T, live bool) *site {
 	ariURL := "http://127.0.0.1:9/ari"
 	opts := wiring.Options{Statfs: func(string) (media.Space, error) { return media.Space{Free: 100 << 30, Total: 200 << 30}, nil }}
 	if live {
-		ariURL = fakeARI(t) + "/ari"
+		ariURL = fakeari.AcceptsEverything(t) + "/ari"
 		// A snoop never enters the application (no events come from the fake):
 		// the start waits, as on a PBX slow to confirm, and the test confirms it.
 		opts.TuneARI = func(c *ari.Config) { c.SnoopWait, c.FinishWait = 10*time.Minute, 10*time.Minute }

@@ -4,15 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/callrecd/callrecd/config"
 	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/internal/fakeari"
 	"github.com/callrecd/callrecd/store"
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -32,20 +30,8 @@ func TestSIPListenerThroughBuild(t *testing.T) {
 	cfg := config.Default()
 	// Run runs the ARI adapter too: its commands must succeed, or the
 	// recording fails before the MESSAGE arrives (488, not recording).
-	ari := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/events") {
-			http.Error(w, "no events here", http.StatusNotFound) // the test hands the events over itself
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		if r.Method == http.MethodGet {
-			_, _ = w.Write([]byte("[]"))
-			return
-		}
-		_, _ = w.Write([]byte("{}"))
-	}))
-	defer ari.Close()
-	cfg.PBX.Asterisk = config.Asterisk{URL: ari.URL + "/ari", Username: "u", Password: "p", App: "callrecd", RecordingSpool: dir}
+	ariURL := fakeari.AcceptsEverything(t)
+	cfg.PBX.Asterisk = config.Asterisk{URL: ariURL + "/ari", Username: "u", Password: "p", App: "callrecd", RecordingSpool: dir}
 	cfg.Storage = config.Storage{Root: filepath.Join(dir, "recordings"), MinFree: "1MiB"}
 	cfg.Database.Path = filepath.Join(dir, "callrecd.db")
 	cfg.HTTP.Listen = "127.0.0.1:0"
