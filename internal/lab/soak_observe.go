@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/callrecd/callrecd/recording"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -190,9 +191,7 @@ type apiRecording struct {
 	SHA256   *string `json:"sha256"`
 }
 
-func (r apiRecording) live() bool {
-	return r.State == "pending" || r.State == "recording" || r.State == "paused"
-}
+func (r apiRecording) live() bool { return recording.State(r.State).Live() }
 
 func deref(s *string) string {
 	if s == nil {

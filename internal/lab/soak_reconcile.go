@@ -6,6 +6,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"github.com/callrecd/callrecd/recording"
 	"os"
 	"path/filepath"
 	"slices"
@@ -58,7 +59,7 @@ func (s *soak) agrees(v *indexView, by time.Time) (bool, string) {
 		if row.live() {
 			return false, fmt.Sprintf("row %s still %s after the PBX finished it", name, row.State)
 		}
-		if row.SHA256 == nil && row.State != "failed" {
+		if row.SHA256 == nil && row.State != string(recording.StateFailed) {
 			return false, fmt.Sprintf("row %s (%s) has no file yet", name, row.State)
 		}
 		if _, err := os.Stat(filepath.Join(s.spool, name+".wav")); err == nil {
@@ -173,7 +174,7 @@ func (s *soak) verifyCall(c *soakCall, v *indexView) {
 		case r.live():
 			res.Open++
 			s.problem("%s: recording %s left %s after the call ended", name, r.UUID, r.State)
-		case r.State == "failed":
+		case r.State == string(recording.StateFailed):
 			why := deref(r.FailureReason)
 			if strings.Contains(why, "free") || strings.Contains(why, "storage") || strings.Contains(why, "disk") {
 				res.Refused = true
@@ -289,24 +290,25 @@ func (s *soak) checkRow(name string, c *soakCall, r apiRecording, faults []*Soak
 	if c.Err != "" {
 		return
 	}
-	wantBy := "policy"
+	wantBy := recording.ByPolicy
 	if c.Kind == KindStar3 {
-		wantBy = "dtmf"
+		wantBy = recording.ByDTMF
 	}
-	if r.StartedBy != wantBy {
+	if recording.StartedBy(r.StartedBy) != wantBy {
 		s.problem("%s: recording %s started_by %s, want %s", name, r.UUID, r.StartedBy, wantBy)
 	}
 	// stop reason: the call's own end, or pbx_lost where callrecd or the PBX was down then
-	want := []string{"hangup"}
+	hangup, lost := string(recording.StopHangup), string(recording.StopPBXLost)
+	want := []string{hangup}
 	if c.Kind == KindXferExternal {
-		want = []string{"external_to_external"}
+		want = []string{string(recording.StopExternalToExternal)}
 	}
 	for _, f := range faults {
 		switch {
 		case (f.Kind == FaultKill || f.Kind == FaultPBXRestart) && within(c.RecEnd, f, time.Second):
-			want = append(want, "pbx_lost", "hangup")
+			want = append(want, lost, hangup)
 		case c.Kind == KindXferExternal && within(c.Transferred, f, 2*time.Second) && f.Kind != FaultSQLiteBusy:
-			want = append(want, "hangup", "pbx_lost")
+			want = append(want, hangup, lost)
 		}
 	}
 	if sr := deref(r.StopReason); !slices.Contains(want, sr) {
