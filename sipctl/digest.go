@@ -40,7 +40,9 @@ var errBadAuthHeader = errors.New("malformed Digest Authorization header")
 // comma-separated name=value pairs, each value a token or a quoted string
 // (backslash escapes). Names are case-insensitive; a repeated name or any
 // syntax error is refused, as is a missing username, realm, nonce, uri or
-// response.
+// response. Not icholy/digest's ParseCredentials (which the tests' client
+// uses): it takes a repeated parameter silently, and a header that two
+// parties could read differently must be refused.
 func parseAuthorization(h string) (authorization, error) {
 	var a authorization
 	if len(h) > maxAuthHeader {
