@@ -116,13 +116,15 @@ func (s *Store) CreateRecording(ctx context.Context, r Recording) error {
 }
 
 // UpdateRecordingState writes what the engine decides over a recording's
-// life: state, end, paused spans, stop and failure reasons. The channel is
-// kept when r.Channel is empty.
+// life: state, start (the PBX confirms it when its audio begins, after the
+// row was created), end, paused spans, stop and failure reasons. The start
+// is kept when r.Start is zero, the channel when r.Channel is empty.
 func (s *Store) UpdateRecordingState(ctx context.Context, r Recording) error {
-	res, err := s.q.ExecContext(ctx, `UPDATE recordings SET state = ?, end_at = ?, paused_intervals = ?,
-		channel = CASE WHEN ? = '' THEN channel ELSE ? END, stop_reason = ?, failure_reason = ? WHERE uuid = ?`,
-		r.State, nullMicros(r.End), intervalsJSON(r.PausedIntervals), r.Channel, r.Channel, nullString(r.StopReason),
-		r.FailureReason, r.UUID)
+	res, err := s.q.ExecContext(ctx, `UPDATE recordings SET state = ?, start_at = COALESCE(?, start_at), end_at = ?,
+		paused_intervals = ?, channel = CASE WHEN ? = '' THEN channel ELSE ? END, stop_reason = ?, failure_reason = ?
+		WHERE uuid = ?`,
+		r.State, nullMicros(&r.Start), nullMicros(r.End), intervalsJSON(r.PausedIntervals), r.Channel, r.Channel,
+		nullString(r.StopReason), r.FailureReason, r.UUID)
 	return checkAffected("update recording "+r.UUID, res, err)
 }
 

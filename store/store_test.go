@@ -376,6 +376,19 @@ func TestCallsAndRecordings(t *testing.T) {
 	if err != nil || len(live) != 1 {
 		t.Fatalf("live = %v, %v", live, err)
 	}
+	// The PBX confirms the start later than the row was created: the start
+	// moves; an update without a start keeps it.
+	recStart = recStart.Add(300 * time.Millisecond)
+	rec.Start = recStart
+	if err := s.UpdateRecordingState(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateRecordingState(ctx, Recording{UUID: rec.UUID, State: rec.State}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.GetRecording(ctx, tenantA, rec.UUID); err != nil || !r.Start.Equal(recStart) {
+		t.Fatalf("start after the PBX's confirmation: %+v, %v (want %s)", r.Start, err, recStart)
+	}
 	p1, p1end := recStart.Add(time.Second), recStart.Add(2*time.Second)
 	rec.PausedIntervals = []Interval{{Start: p1, End: &p1end}, {Start: recStart.Add(3 * time.Second)}}
 	rec.State = string(recording.StatePaused)

@@ -59,6 +59,12 @@ func TestEngineOnStore(t *testing.T) {
 		r.Filename != recording.Filename(at(2000), r.CallID, name, recording.WAV) {
 		t.Fatalf("recording row = %+v", r)
 	}
+	// The row was created at the answer; the PBX's RecordingStarted moved
+	// its start to the audio's, and the index must say so (the soak found
+	// rows up to 1.6 s longer than their files after a burst of starts).
+	if !r.Start.Equal(at(2010)) {
+		t.Fatalf("recording start %s, want the RecordingStarted's %s", r.Start, at(2010))
+	}
 	c, err := sys.Store.GetCall(ctx, tenant, r.CallID)
 	if err != nil {
 		t.Fatal(err)
