@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -79,8 +80,15 @@ func (a *Adapter) resync(ctx context.Context, c *Client) (engine.Snapshot, error
 	}
 	for _, sc := range snap.Channels {
 		list, err := api("uuid_buglist " + sc.Channel)
-		if err != nil {
+		var refused *CommandError
+		if errors.As(err, &refused) {
 			continue // "-ERR no reply": gone, or no bugs
+		}
+		if err != nil {
+			// The link failed mid-way: a snapshot without this leg's
+			// recordings would close them as lost. Fail; the next
+			// connection re-syncs.
+			return snap, fmt.Errorf("re-sync: uuid_buglist %s: %w", sc.Channel, err)
 		}
 		for _, target := range recordTargets(list) {
 			if name, ok := recordingName(target); ok {

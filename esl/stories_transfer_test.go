@@ -3,6 +3,7 @@ package esl_test
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/callrecd/callrecd/esl"
@@ -78,6 +79,36 @@ func TestStoryRestartClosesWhatEndedMeanwhile(t *testing.T) {
 	calls, _, _, err := s.sys.Store.ListCalls(context.Background(), store.CallFilter{Tenant: tenant})
 	if err != nil || len(calls) != 1 || calls[0].End == nil {
 		t.Fatalf("call row %+v, %v", calls, err)
+	}
+}
+
+// The link dies again in the middle of the re-sync, while uuid_buglist is
+// asked: that snapshot is incomplete, so it must not close the leg's
+// recording as lost; the next connection re-syncs and the recording carries
+// on to the call's hangup.
+func TestStoryLinkLostDuringResyncKeepsTheRecording(t *testing.T) {
+	s := newStory(t, "a_record_mask_pause", user("1001", uuid1001, autoOut), user("1002", uuid1002, nil))
+	s.replayUntil(named("CHANNEL_BRIDGE", "sofia/internal/1001@"))
+	s.waitCommand("uuid_record")
+	r := s.one(recording.StateRecording)
+	var cut atomic.Bool
+	s.sim.srv.HandleAPI("uuid_buglist", func(cmd string) (string, []esl.Event) {
+		if cut.CompareAndSwap(false, true) {
+			s.sim.srv.Drop()
+			return "", nil
+		}
+		return s.sim.uuidBuglist(cmd)
+	})
+	before := len(s.commands("show channels"))
+	s.sim.srv.Drop()
+	s.eventually("re-synced after the cut re-sync", func() bool {
+		return cut.Load() && len(s.commands("show channels")) > before+1 && s.sys.Ready() == nil
+	})
+	s.one(recording.StateRecording)
+	s.replayRest()
+	s.final(recording.StopHangup)
+	if starts := s.commands("uuid_record " + s.leg(r) + " start"); len(starts) != 1 {
+		t.Fatalf("recording started %d times", len(starts))
 	}
 }
 
