@@ -10,7 +10,7 @@ import (
 )
 
 // doctorAfterReconnects runs callrecd doctor's checks each time the PBX
-// link came back (serve runs them once before it starts): a PBX restarted
+// link came back (serve also runs them once as it starts): a PBX restarted
 // with another configuration, a lost channelvars line or a spool that moved
 // show in the log then, not days later as missing recordings. It looks at
 // the link's reconnect count once a second and waits for the link's first

@@ -42,11 +42,22 @@ apply each tenant's recording retention daily. Stops cleanly on SIGINT/SIGTERM.`
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	doctor.Run(ctx, cfg, 3*time.Second).Log(log)
 	sys, err := wiring.Build(ctx, cfg, wiring.Options{Logger: log})
 	if err != nil {
+		doctor.Run(ctx, cfg, 3*time.Second).Log(log) // what else is wrong, with the fixes
 		return err
 	}
 	defer sys.Close()
-	return sys.Run(ctx)
+	// The set-up checks run beside the daemon, not before it: they take
+	// two seconds or more (a test recording on the PBX), and a restart
+	// after a crash must pick up the calls at once (the fault soak lost
+	// the starts of calls answered in that window).
+	checked := make(chan struct{})
+	go func() {
+		defer close(checked)
+		doctor.Run(ctx, cfg, 3*time.Second).Log(log)
+	}()
+	err = sys.Run(ctx)
+	<-checked
+	return err
 }

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// serve must not wait for its set-up checks: a PBX slow to answer them
+// (here: the checks' first request, GET /asterisk/info, held until the
+// checks give up) must not keep the HTTP side, and with it the PBX link,
+// from starting. A restart after a crash picks up the calls at once.
+func TestServeStartsWhileTheSetUpChecksRun(t *testing.T) {
+	var held atomic.Int32
+	release := make(chan struct{})
+	ari := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/asterisk/info") {
+			held.Add(1)
+			defer held.Add(-1)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		http.Error(w, "not here", http.StatusNotFound)
+	}))
+	defer ari.Close()
+	defer close(release)
+
+	dir := t.TempDir()
+	listen := freePort(t)
+	cfg := filepath.Join(dir, "callrecd.yaml")
+	if err := os.WriteFile(cfg, []byte(`pbx:
+  asterisk:
+    url: `+ari.URL+`/ari
+    password: x
+  connect_timeout: 200ms
+  reconnect_max_backoff: 200ms
+storage:
+  root: `+filepath.Join(dir, "rec")+`
+database:
+  path: `+filepath.Join(dir, "callrecd.db")+`
+http:
+  listen: `+listen+`
+tenants:
+  - uuid: 2c34c282-433e-4bb8-8d56-fec14ff7e1e9
+    name: Acme
+    default: true
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var errb bytes.Buffer
+	go func() { done <- run(ctx, []string{"serve", "-c", cfg}, &bytes.Buffer{}, &errb) }()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exit %d\n%s", code, errb.String())
+		}
+	}()
+
+	for i := 0; i < 400; i++ {
+		resp, err := http.Get("http://" + listen + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if held.Load() == 0 {
+				t.Fatalf("serve answered only after its set-up checks were done")
+			}
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("healthz never answered")
+}
