@@ -15,8 +15,10 @@ import (
 )
 
 // fakePBX is a loopback ARI (REST + events websocket) that behaves like the
-// real Asterisk 22 for what the adapter does: snoops enter the app with a
-// StasisStart, record on a snoop is refused (409) before that, an append
+// real Asterisk 22 for what the adapter does: a snoop is in the app as its
+// POST is answered and its StasisStart follows (res_stasis links the
+// channel's control before it sends StasisStart), record on a snoop not in
+// the app is refused (409), an append
 // while a recording of that name is live is refused (409), stop ends the
 // recording with RecordingFinished, deleting the snoop destroys it. Every
 // REST request is logged in order.
@@ -49,11 +51,19 @@ type fakePBX struct {
 	// stasisHeld, if set, keeps a snoop's StasisStart back.
 	snoopStatus func(snoopID string) int
 	stasisHeld  func(snoopID string) bool
+	// lateStasis: a snoop enters the app only with its StasisStart, 1 ms
+	// after its POST (the race Asterisk's snoop thread may lose).
+	lateStasis bool
+	// stasisGate, if set, holds every snoop's StasisStart until closed.
+	stasisGate chan struct{}
+	// entered: closed once a snoop's StasisStart is sent (its
+	// RecordingStarted comes after it, as on Asterisk).
+	entered map[string]chan struct{}
 }
 
 func newFakePBX(t *testing.T) *fakePBX {
 	f := &fakePBX{t: t, wsReady: make(chan struct{}), channels: map[string]Channel{}, live: map[string]*LiveRecording{},
-		inStasis: map[string]bool{}, noStasisFor: map[string]bool{}}
+		inStasis: map[string]bool{}, noStasisFor: map[string]bool{}, entered: map[string]chan struct{}{}}
 	f.srv = httptest.NewServer(f)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -181,6 +191,12 @@ func (f *fakePBX) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sn := Channel{ID: q.Get("snoopId"), Name: fmt.Sprintf("Snoop/%s-%08x", spied.ID, f.snoopSeq), State: "Up",
 			Dialplan: DialplanCEP{Context: "default", Exten: "s"}}
 		f.channels[sn.ID] = sn
+		late, gate := f.lateStasis, f.stasisGate
+		if !held && !late {
+			f.inStasis[sn.ID] = true
+		}
+		entered := make(chan struct{})
+		f.entered[sn.ID] = entered
 		reply(200, sn)
 		go func() {
 			time.Sleep(time.Millisecond)
@@ -188,10 +204,16 @@ func (f *fakePBX) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if held {
 				return
 			}
-			f.mu.Lock()
-			f.inStasis[sn.ID] = true
-			f.mu.Unlock()
+			if gate != nil {
+				<-gate
+			}
+			if late {
+				f.mu.Lock()
+				f.inStasis[sn.ID] = true
+				f.mu.Unlock()
+			}
 			f.send(map[string]any{"type": "StasisStart", "channel": sn, "args": strings.Split(q.Get("appArgs"), ",")})
+			close(entered)
 		}()
 	case r.Method == "POST" && len(parts) == 3 && parts[0] == "channels" && parts[2] == "record":
 		name := q.Get("name")
@@ -209,7 +231,13 @@ func (f *fakePBX) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.live[name] = lr
 		reply(201, lr)
 		cp := *lr
-		go f.send(map[string]any{"type": "RecordingStarted", "recording": cp})
+		entered := f.entered[parts[1]]
+		go func() {
+			if entered != nil {
+				<-entered
+			}
+			f.send(map[string]any{"type": "RecordingStarted", "recording": cp})
+		}()
 	case len(parts) == 4 && parts[0] == "recordings" && parts[1] == "live" && parts[3] == "pause":
 		lr := f.live[parts[2]]
 		if lr == nil {

@@ -83,29 +83,24 @@ func (r *recorder) useSpare(ctx context.Context, channelID, name, format string)
 		r.dropSpare(ctx, sp)
 		return false
 	}
-	// Still listed while it is waited for: a re-sync meanwhile keeps it.
+	// Taken: the part is on it from now (a re-sync meanwhile keeps a snoop
+	// that is a part's).
 	sp.state = sp.state.on(spareStartTakes)
-	r.mu.Unlock()
-	forget := func() {
-		if r.spares[name] == sp {
-			delete(r.spares, name)
-		}
+	if r.spares[name] == sp {
+		delete(r.spares, name)
 	}
-	select {
-	case <-sp.ready:
-	case <-time.After(r.pbx.snoopWait):
+	rec.part.begin(sp.id)
+	r.mu.Unlock()
+	err, entered := r.recordNewSnoop(ctx, sp.id, name, format, sp.ready)
+	if !entered {
 		r.pbx.log.Warn("ARI: spare snoop never entered the application; making another", "channel", channelID, "snoop", sp.id)
 		r.mu.Lock()
-		forget()
+		rec.part.endedOn(sp.id)
 		r.mu.Unlock()
 		r.dropSpare(ctx, sp)
 		return false
 	}
-	r.mu.Lock()
-	forget()
-	rec.part.begin(sp.id)
-	r.mu.Unlock()
-	if err := r.record(ctx, sp.id, name, format); err != nil {
+	if err != nil {
 		r.pbx.log.Warn("ARI: record on the spare snoop failed; making another", "channel", channelID, "snoop", sp.id, "err", err)
 		r.mu.Lock()
 		rec.part.endedOn(sp.id)
@@ -145,19 +140,20 @@ func (r *recorder) startPart(ctx context.Context, channelID, name, format string
 		r.fail(ctx, name, channelID, "snoop: "+err.Error(), err)
 		return
 	}
-	select {
-	case <-ready:
-	case <-time.After(r.pbx.snoopWait):
+	r.mu.Lock()
+	rec.part.begin(sid)
+	r.mu.Unlock()
+	err, entered := r.recordNewSnoop(ctx, sid, name, format, ready)
+	if !entered {
 		r.pbx.snoops.cancel(sid)
+		r.mu.Lock()
+		rec.part.endedOn(sid)
+		r.mu.Unlock()
 		r.pbx.deleteChannel(ctx, sid)
 		r.fail(ctx, name, channelID, "snoop channel never entered the application", nil)
 		return
 	}
-	r.mu.Lock()
-	rec.part.begin(sid)
-	r.mu.Unlock()
-
-	if err := r.record(ctx, sid, name, format); err != nil {
+	if err != nil {
 		r.mu.Lock()
 		rec.part.endedOn(sid)
 		r.mu.Unlock()
@@ -166,18 +162,47 @@ func (r *recorder) startPart(ctx context.Context, channelID, name, format string
 	}
 }
 
+// recordNewSnoop records snoop sid, just made (or a spare), into name.
+// Asterisk puts a new snoop into the application before its StasisStart
+// reaches callrecd, so the record is asked at once instead of after that
+// event: in the lab bench its delivery was most of the answer →
+// RecordingStarted tail (p50 3 ms, p99 12-23 ms at 50 calls). Only a 409
+// (not in the application yet, or the previous part still live) waits for
+// the StasisStart (at most snoopWait) and asks again; entered is false
+// when it never came.
+func (r *recorder) recordNewSnoop(ctx context.Context, sid, name, format string, ready <-chan struct{}) (err error, entered bool) {
+	select {
+	case <-ready:
+		return r.record(ctx, sid, name, format), true
+	default:
+	}
+	if err = r.recordOnce(ctx, sid, name, format); StatusOf(err) != http.StatusConflict {
+		return err, true
+	}
+	select {
+	case <-ready:
+		return r.record(ctx, sid, name, format), true
+	case <-time.After(r.pbx.snoopWait):
+		return nil, false
+	}
+}
+
 // record records snoop sid into name, retrying while a part of that name is
 // still live (append refused).
 func (r *recorder) record(ctx context.Context, sid, name, format string) error {
-	rq := url.Values{"name": {name}, "format": {format}, "ifExists": {"append"}, "beep": {"false"}, "terminateOn": {"none"}}
 	deadline := time.Now().Add(r.finishWait)
 	for {
-		err := r.pbx.rest.Do(ctx, http.MethodPost, "/channels/"+url.PathEscape(sid)+"/record", rq, nil, nil)
+		err := r.recordOnce(ctx, sid, name, format)
 		if err == nil || StatusOf(err) != http.StatusConflict || !time.Now().Before(deadline) {
 			return err
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func (r *recorder) recordOnce(ctx context.Context, sid, name, format string) error {
+	rq := url.Values{"name": {name}, "format": {format}, "ifExists": {"append"}, "beep": {"false"}, "terminateOn": {"none"}}
+	return r.pbx.rest.Do(ctx, http.MethodPost, "/channels/"+url.PathEscape(sid)+"/record", rq, nil, nil)
 }
 
 func (r *recorder) stopPart(ctx context.Context, name string) {

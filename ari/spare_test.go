@@ -85,6 +85,43 @@ func TestAdapterSpareReleasedIsDeleted(t *testing.T) {
 	}
 }
 
+// A new snoop is recorded as soon as its POST is answered, without waiting
+// for its StasisStart (Asterisk has it in the application by then). When
+// the snoop's thread lost that race (409: not in the application), the
+// record is asked again once the StasisStart came; nothing fails.
+func TestAdapterRecordsANewSnoopWithoutWaitingForItsStasisStart(t *testing.T) {
+	for _, late := range []bool{false, true} {
+		t.Run(map[bool]string{false: "in the application at once", true: "in the application late"}[late], func(t *testing.T) {
+			f := newFakePBX(t)
+			f.addChannel(phone("c1", "1001"))
+			f.lateStasis = late
+			f.stasisGate = make(chan struct{}) // the StasisStart is slow to come
+			a, h := startAdapter(t, f, nil)
+			ctx := context.Background()
+			a.StartRecording(ctx, "c1", "rec-1", "wav")
+			waitRequests(t, f, snoop1, recordOn1) // before the StasisStart
+			close(f.stasisGate)
+			h.waitFor(t, "rec-started rec-1 on c1", 3*time.Second)
+			want := []string{snoop1, recordOn1}
+			if late {
+				want = []string{snoop1, recordOn1, recordOn1}
+			}
+			waitRequests(t, f, want...)
+			f.mu.Lock()
+			conflicts := f.conflict
+			f.mu.Unlock()
+			if late != (conflicts == 1) {
+				t.Fatalf("409s served: %d", conflicts)
+			}
+			for _, l := range h.lines() {
+				if strings.HasPrefix(l, "rec-failed") {
+					t.Fatalf("the engine was told the recording failed: %s", l)
+				}
+			}
+		})
+	}
+}
+
 // Whatever happened to the spare, the recording starts the ordinary way.
 func TestAdapterSpareFallbacks(t *testing.T) {
 	for _, tc := range []struct {
@@ -105,7 +142,8 @@ func TestAdapterSpareFallbacks(t *testing.T) {
 			name:  "the spare never entered the application",
 			setup: func(f *fakePBX) { f.stasisHeld = func(id string) bool { return strings.HasSuffix(id, "-0") } },
 			prep:  "c1",
-			want:  []string{spareSnoop0, "DELETE /channels/callrecd-rec-1-0", snoop1, recordOn1},
+			// the record tried at once is refused (not in the application)
+			want: []string{spareSnoop0, recordOn0, "DELETE /channels/callrecd-rec-1-0", snoop1, recordOn1},
 		},
 		{
 			name: "the spare is on another leg than the start",
