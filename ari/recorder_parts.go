@@ -91,24 +91,27 @@ func (r *recorder) useSpare(ctx context.Context, channelID, name, format string)
 	}
 	rec.part.begin(sp.id)
 	r.mu.Unlock()
-	err, entered := r.recordNewSnoop(ctx, sp.id, name, format, sp.ready)
+	entered, err := r.recordNewSnoop(ctx, sp.id, name, format, sp.ready)
+	if entered && err == nil {
+		return true
+	}
+	r.endPart(rec, sp.id)
 	if !entered {
 		r.pbx.log.Warn("ARI: spare snoop never entered the application; making another", "channel", channelID, "snoop", sp.id)
-		r.mu.Lock()
-		rec.part.endedOn(sp.id)
-		r.mu.Unlock()
 		r.dropSpare(ctx, sp)
 		return false
 	}
-	if err != nil {
-		r.pbx.log.Warn("ARI: record on the spare snoop failed; making another", "channel", channelID, "snoop", sp.id, "err", err)
-		r.mu.Lock()
-		rec.part.endedOn(sp.id)
-		r.mu.Unlock()
-		r.pbx.deleteChannel(ctx, sp.id)
-		return false
-	}
-	return true
+	r.pbx.log.Warn("ARI: record on the spare snoop failed; making another", "channel", channelID, "snoop", sp.id, "err", err)
+	r.pbx.deleteChannel(ctx, sp.id)
+	return false
+}
+
+// endPart ends rec's current part if it is the one on snoop sid (a record
+// that did not happen).
+func (r *recorder) endPart(rec *recordingParts, sid string) {
+	r.mu.Lock()
+	rec.part.endedOn(sid)
+	r.mu.Unlock()
 }
 
 func (r *recorder) startPart(ctx context.Context, channelID, name, format string) {
@@ -143,23 +146,20 @@ func (r *recorder) startPart(ctx context.Context, channelID, name, format string
 	r.mu.Lock()
 	rec.part.begin(sid)
 	r.mu.Unlock()
-	err, entered := r.recordNewSnoop(ctx, sid, name, format, ready)
+	entered, err := r.recordNewSnoop(ctx, sid, name, format, ready)
+	if entered && err == nil {
+		return
+	}
 	if !entered {
 		r.pbx.snoops.cancel(sid)
-		r.mu.Lock()
-		rec.part.endedOn(sid)
-		r.mu.Unlock()
-		r.pbx.deleteChannel(ctx, sid)
+	}
+	r.endPart(rec, sid)
+	r.pbx.deleteChannel(ctx, sid)
+	if !entered {
 		r.fail(ctx, name, channelID, "snoop channel never entered the application", nil)
 		return
 	}
-	if err != nil {
-		r.mu.Lock()
-		rec.part.endedOn(sid)
-		r.mu.Unlock()
-		r.pbx.deleteChannel(ctx, sid)
-		r.fail(ctx, name, channelID, "record: "+err.Error(), err)
-	}
+	r.fail(ctx, name, channelID, "record: "+err.Error(), err)
 }
 
 // recordNewSnoop records snoop sid, just made (or a spare), into name.
@@ -170,20 +170,20 @@ func (r *recorder) startPart(ctx context.Context, channelID, name, format string
 // (not in the application yet, or the previous part still live) waits for
 // the StasisStart (at most snoopWait) and asks again; entered is false
 // when it never came.
-func (r *recorder) recordNewSnoop(ctx context.Context, sid, name, format string, ready <-chan struct{}) (err error, entered bool) {
+func (r *recorder) recordNewSnoop(ctx context.Context, sid, name, format string, ready <-chan struct{}) (entered bool, err error) {
 	select {
 	case <-ready:
-		return r.record(ctx, sid, name, format), true
+		return true, r.record(ctx, sid, name, format)
 	default:
 	}
 	if err = r.recordOnce(ctx, sid, name, format); StatusOf(err) != http.StatusConflict {
-		return err, true
+		return true, err
 	}
 	select {
 	case <-ready:
-		return r.record(ctx, sid, name, format), true
+		return true, r.record(ctx, sid, name, format)
 	case <-time.After(r.pbx.snoopWait):
-		return nil, false
+		return false, nil
 	}
 }
 

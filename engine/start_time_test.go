@@ -47,11 +47,7 @@ func TestRecordingRowStartsWithItsAudio(t *testing.T) {
 // comes. A recording whose audio the PBX confirmed stays stopped.
 func TestRecordingStoppedBeforeItStartedThenFailedIsFailed(t *testing.T) {
 	for _, confirmed := range []bool{false, true} {
-		h := newHarness(t)
-		h.user("1001", outInt)
-		h.user("1002", nil)
-		internalCall(h)
-		name := h.one().UUID
+		h, name := recordedInternalCall(t)
 		if confirmed {
 			h.send(RecordingStarted{Name: name, Channel: "A"})
 		}
@@ -73,11 +69,7 @@ func TestRecordingStoppedBeforeItStartedThenFailedIsFailed(t *testing.T) {
 // PBX refused is not tried again.
 func TestStartCutOffByTheLinkIsTriedAfterTheResync(t *testing.T) {
 	for _, unreachable := range []bool{true, false} {
-		h := newHarness(t)
-		h.user("1001", outInt)
-		h.user("1002", nil)
-		internalCall(h)
-		name := h.one().UUID
+		h, name := recordedInternalCall(t)
 		h.send(RecordingFailed{Name: name, Channel: "A", Reason: "snoop: EOF", Unreachable: unreachable})
 		h.send(ChannelUnbridged{Channel: "B", Bridge: "br1"}, ChannelBridged{Channel: "B", Bridge: "br1"})
 		if n := len(h.recs()); n != 1 {
@@ -94,4 +86,14 @@ func TestStartCutOffByTheLinkIsTriedAfterTheResync(t *testing.T) {
 			t.Fatalf("unreachable=%v: %d recordings after the re-sync, want %d: %+v", unreachable, len(rs), want, rs)
 		}
 	}
+}
+
+// recordedInternalCall: 1001 (outgoing internal calls recorded) calls 1002,
+// both answer; it returns the harness and the recording's name.
+func recordedInternalCall(t *testing.T) (*harness, string) {
+	h := newHarness(t)
+	h.user("1001", outInt)
+	h.user("1002", nil)
+	internalCall(h)
+	return h, h.one().UUID
 }

@@ -179,16 +179,14 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// serve with no PBX reachable: it answers /healthz, reports not ready with
-// the PBX disconnected, keeps retrying, and stops cleanly when told to.
-func TestServeWithoutPBX(t *testing.T) {
-	dir := t.TempDir()
-	listen := freePort(t)
-	deadPBX := freePort(t) // nothing listens there
+// serveConfig writes a serve configuration under dir: the Asterisk at
+// ariBase (http://host:port), quick reconnects, one default tenant.
+func serveConfig(t *testing.T, dir, ariBase, listen string) string {
+	t.Helper()
 	cfg := filepath.Join(dir, "callrecd.yaml")
-	os.WriteFile(cfg, []byte(`pbx:
+	if err := os.WriteFile(cfg, []byte(`pbx:
   asterisk:
-    url: http://`+deadPBX+`/ari
+    url: `+ariBase+`/ari
     password: x
   connect_timeout: 200ms
   reconnect_max_backoff: 200ms
@@ -202,7 +200,19 @@ tenants:
   - uuid: 2c34c282-433e-4bb8-8d56-fec14ff7e1e9
     name: Acme
     default: true
-`), 0o600)
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// serve with no PBX reachable: it answers /healthz, reports not ready with
+// the PBX disconnected, keeps retrying, and stops cleanly when told to.
+func TestServeWithoutPBX(t *testing.T) {
+	dir := t.TempDir()
+	listen := freePort(t)
+	deadPBX := freePort(t) // nothing listens there
+	cfg := serveConfig(t, dir, "http://"+deadPBX, listen)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var errb bytes.Buffer

@@ -5,8 +5,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -33,29 +31,9 @@ func TestServeStartsWhileTheSetUpChecksRun(t *testing.T) {
 	}))
 	defer ari.Close()
 	defer close(release)
-
-	dir := t.TempDir()
 	listen := freePort(t)
-	cfg := filepath.Join(dir, "callrecd.yaml")
-	if err := os.WriteFile(cfg, []byte(`pbx:
-  asterisk:
-    url: `+ari.URL+`/ari
-    password: x
-  connect_timeout: 200ms
-  reconnect_max_backoff: 200ms
-storage:
-  root: `+filepath.Join(dir, "rec")+`
-database:
-  path: `+filepath.Join(dir, "callrecd.db")+`
-http:
-  listen: `+listen+`
-tenants:
-  - uuid: 2c34c282-433e-4bb8-8d56-fec14ff7e1e9
-    name: Acme
-    default: true
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+
+	cfg := serveConfig(t, t.TempDir(), ari.URL, listen)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var errb bytes.Buffer

@@ -10,12 +10,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/callrecd/callrecd/recording"
 	"net/http"
 	"net/url"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
 // pbxRec is one recording name as the PBX reported it (a re-armed recording appends to
