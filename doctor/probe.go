@@ -125,6 +125,16 @@ func probeRecording(ctx context.Context, cfg config.Config, rest *ari.REST, even
 		res.Status, res.Detail, res.Fix = Fail, "Asterisk refused to record: "+err.Error(), "check Asterisk's log; astspooldir/recording must be writable by the asterisk user"
 		return res
 	}
+	// Whatever happens next (serve runs the probe beside the daemon and
+	// may stop it half-way), the test recording leaves nothing behind:
+	// stopped if still live, then deleted.
+	stored := ari.NewStoredRecordings(rest)
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+		defer cancel()
+		_ = rest.Do(cctx, http.MethodPost, "/recordings/live/"+url.PathEscape(name)+"/stop", nil, nil, nil)
+		_ = stored.Delete(cctx, name)
+	}()
 	stop := make(chan struct{})
 	defer close(stop)
 	go sendRTP(rtp, ch.Channelvars["UNICASTRTP_LOCAL_ADDRESS"], ch.Channelvars["UNICASTRTP_LOCAL_PORT"], stop)
@@ -139,8 +149,6 @@ func probeRecording(ctx context.Context, cfg config.Config, rest *ari.REST, even
 		res.Status, res.Detail, res.Fix = Fail, "Asterisk failed the test recording: "+ev.Recording.Cause, "astspooldir/recording must be writable by the asterisk user"
 		return res
 	}
-	stored := ari.NewStoredRecordings(rest)
-	defer stored.Delete(context.WithoutCancel(ctx), name)
 	dir := cfg.PBX.Asterisk.RecordingSpool
 	if dir != config.SpoolOverARI {
 		path := filepath.Join(dir, name+".wav")

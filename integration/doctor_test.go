@@ -77,6 +77,13 @@ func TestDoctorOnTheLab(t *testing.T) {
 	}
 	noProbeLeft(t, ctx, cfg.PBX.Asterisk.RecordingSpool)
 
+	// Stopped half-way through its one-second test recording (serve runs
+	// the checks beside the daemon and stops them with it): nothing left.
+	half, stopHalf := context.WithTimeout(ctx, 400*time.Millisecond)
+	doctor.Run(half, cfg, 3*time.Second)
+	stopHalf()
+	noProbeLeft(t, ctx, cfg.PBX.Asterisk.RecordingSpool)
+
 	// Asterisk on another host: the spool is fetched over ARI.
 	remote := cfg
 	remote.PBX.Asterisk.RecordingSpool = config.SpoolOverARI
