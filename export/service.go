@@ -259,6 +259,9 @@ func (s *Service) work(ctx context.Context, q queued) {
 // ctx ends; it returns once running jobs stopped.
 func (s *Service) Run(ctx context.Context) error {
 	if err := s.Recover(ctx); err != nil {
+		if ctx.Err() != nil { // stopped while starting: a clean stop, not a failure
+			return nil
+		}
 		return err
 	}
 	s.mu.Lock()

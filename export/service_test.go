@@ -391,3 +391,16 @@ func TestNotifications(t *testing.T) {
 		t.Fatalf("refused webhook: %+v", j2)
 	}
 }
+
+// A daemon told to stop while it is still starting (SIGTERM in its first
+// milliseconds) stops cleanly: the interrupted start-up read is not a
+// failure, so serve exits 0.
+func TestRunStoppedWhileStartingIsACleanStop(t *testing.T) {
+	f := newFixture(t)
+	s, _ := f.service(Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Run(ctx); err != nil {
+		t.Fatalf("Run with a stopped context: %v, want nil", err)
+	}
+}

@@ -45,6 +45,15 @@ func TestServeStartsWhileTheSetUpChecksRun(t *testing.T) {
 		}
 	}()
 
+	// First the checks must be running, held by the PBX (the goroutine
+	// may start them a little after the HTTP side is up); then, while
+	// they are still held, /healthz must answer.
+	for i := 0; held.Load() == 0; i++ {
+		if i == 400 {
+			t.Fatalf("the set-up checks never asked GET /asterisk/info")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	for i := 0; i < 400; i++ {
 		resp, err := http.Get("http://" + listen + "/healthz")
 		if err == nil {
