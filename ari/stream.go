@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callrecd/callrecd/redial"
 	"github.com/coder/websocket"
 )
 
@@ -45,14 +46,11 @@ type StreamConfig struct {
 	// ConnectTimeout bounds one dial; MaxBackoff caps the wait between dials.
 	ConnectTimeout time.Duration
 	MaxBackoff     time.Duration
-	// Probe, if set, is a cheap request (GET /asterisk/ping) tried every
-	// probeEvery while waiting to dial again: once ARI stops answering and
-	// answers again, the wait ends (see pause).
+	// Probe, if set, is a cheap request (GET /asterisk/ping) tried while
+	// waiting to dial again: once ARI stops answering and answers again,
+	// the wait ends (see redial.Wait).
 	Probe func(ctx context.Context) error
 }
-
-// probeEvery is how often Probe is tried while the websocket is down.
-const probeEvery = 200 * time.Millisecond
 
 // Stream keeps one events websocket to Asterisk open, reconnecting when it
 // drops, and hands every event in order to its consumer.
@@ -163,48 +161,12 @@ func (s *Stream) Run(ctx context.Context) error {
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
 		s.log.Warn("ARI events websocket down; retrying", "err", err, "retry_in", wait.Round(time.Millisecond))
-		if err := s.pause(ctx, wait); err != nil {
+		if err := redial.Wait(ctx, wait, s.cfg.Probe, s.log); err != nil {
 			return err
 		}
 		backoff = min(backoff*2, s.cfg.MaxBackoff)
 		if err == nil {
 			backoff = 250 * time.Millisecond
-		}
-	}
-}
-
-// pause waits d, or less: when ARI, probed every probeEvery, stops
-// answering and then answers again, the PBX is back (a restart, a network
-// cut that ended) and the websocket is dialled at once, whatever the
-// backoff had grown to. A PBX that answers the probe all along (the dial
-// failed for another reason) gets the whole wait, so a refused dial never
-// turns into a fast loop.
-func (s *Stream) pause(ctx context.Context, d time.Duration) error {
-	wait := time.NewTimer(d)
-	defer wait.Stop()
-	var tick <-chan time.Time
-	if s.cfg.Probe != nil && d > probeEvery {
-		t := time.NewTicker(probeEvery)
-		defer t.Stop()
-		tick = t.C
-	}
-	down := false
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-wait.C:
-			return nil
-		case <-tick:
-			pctx, cancel := context.WithTimeout(ctx, probeEvery)
-			err := s.cfg.Probe(pctx)
-			cancel()
-			if err != nil {
-				down = true
-			} else if down {
-				s.log.Info("ARI answers again; reconnecting now")
-				return nil
-			}
 		}
 	}
 }

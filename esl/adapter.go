@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/redial"
 )
 
 // AdapterConfig is the FreeSWITCH side of the configuration.
@@ -162,13 +164,23 @@ func (a *Adapter) Run(ctx context.Context, h Handler) error {
 			backoff = 250 * time.Millisecond
 		}
 		a.log.Warn("FreeSWITCH event socket down; redialling", "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
+		_ = redial.Wait(ctx, backoff, a.listening, a.log)
 		backoff = min(2*backoff, a.cfg.MaxBackoff)
 	}
 	return ctx.Err()
+}
+
+// listening is the redial wait's probe: a bare TCP connect to the event
+// socket, closed at once. It fails while FreeSWITCH is down (refused, or
+// no answer within the probe's bound) and succeeds once it listens again,
+// which ends the wait (redial.Wait) however long the backoff had grown.
+func (a *Adapter) listening(ctx context.Context) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", a.cfg.Address)
+	if err != nil {
+		return err
+	}
+	return c.Close()
 }
 
 // session is one connection: dial, re-sync, then events until it dies.
