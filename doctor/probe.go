@@ -117,9 +117,13 @@ func checkChannelvars(res Result, got map[string]string) Result {
 	return res
 }
 
+// probeRecordingPrefix names the probe's test recordings.
+const probeRecordingPrefix = probeValue + "-"
+
 // probeRecording records the probe channel for a second and finds the file.
 func probeRecording(ctx context.Context, cfg config.Config, rest *ari.REST, events <-chan probeEvent, rtp *net.UDPConn, ch probeChannel, res Result) Result {
-	name := "callrecd-doctor-" + randomHex(6)
+	sweepProbeRecordings(ctx, cfg.PBX.Asterisk.RecordingSpool, rest)
+	name := probeRecordingPrefix + randomHex(6)
 	q := url.Values{"name": {name}, "format": {"wav"}, "maxDurationSeconds": {"1"}, "ifExists": {"overwrite"}}
 	if err := rest.Do(ctx, http.MethodPost, "/channels/"+url.PathEscape(ch.ID)+"/record", q, nil, nil); err != nil {
 		res.Status, res.Detail, res.Fix = Fail, "Asterisk refused to record: "+err.Error(), "check Asterisk's log; astspooldir/recording must be writable by the asterisk user"
@@ -169,6 +173,34 @@ func probeRecording(ctx context.Context, cfg config.Config, rest *ari.REST, even
 		res.Fix = "set pbx.asterisk.recording_spool: ari to say so, or point it at Asterisk's astspooldir/recording (a shared mount saves the copy over HTTP)"
 	}
 	return res
+}
+
+// sweepProbeRecordings deletes the test recordings a probe stopped by
+// SIGKILL (or a crash) left in Asterisk's spool: its deferred clean-up
+// never ran. Those still live, or younger than a minute in a spool this
+// machine reads, may be another probe's (an admin's `callrecd doctor`
+// beside serve's) and are left to it.
+func sweepProbeRecordings(ctx context.Context, spool string, rest *ari.REST) {
+	stored := ari.NewStoredRecordings(rest)
+	names, err := stored.List(ctx)
+	if err != nil {
+		return // the probe's own requests say what is wrong
+	}
+	for _, name := range names {
+		if !strings.HasPrefix(name, probeRecordingPrefix) {
+			continue
+		}
+		if spool != config.SpoolOverARI {
+			if fi, err := os.Stat(filepath.Join(spool, name+".wav")); err == nil && time.Since(fi.ModTime()) < time.Minute {
+				continue
+			}
+		}
+		var live ari.LiveRecording
+		if err := rest.Do(ctx, http.MethodGet, "/recordings/live/"+url.PathEscape(name), nil, nil, &live); ari.StatusOf(err) != http.StatusNotFound {
+			continue // live (or ARI did not say): not a leftover
+		}
+		_ = stored.Delete(ctx, name)
+	}
 }
 
 // probeEvents opens the probe application's websocket and decodes its

@@ -5,7 +5,11 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
+	"io/fs"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,6 +45,36 @@ func noProbeLeft(t *testing.T, ctx context.Context, spoolDir string) {
 	}
 }
 
+// plantProbeFile writes a probe's one-second test recording into the spool
+// as if a probe had left it at mtime, and returns its path.
+func plantProbeFile(t *testing.T, spool, name string, mtime time.Time) string {
+	t.Helper()
+	const rate = 8000
+	data := make([]byte, 2*rate)
+	h := make([]byte, 0, 44)
+	h = append(h, "RIFF"...)
+	h = binary.LittleEndian.AppendUint32(h, uint32(36+len(data)))
+	h = append(h, "WAVEfmt "...)
+	h = binary.LittleEndian.AppendUint32(h, 16)
+	h = binary.LittleEndian.AppendUint16(h, 1) // PCM
+	h = binary.LittleEndian.AppendUint16(h, 1) // mono
+	h = binary.LittleEndian.AppendUint32(h, rate)
+	h = binary.LittleEndian.AppendUint32(h, 2*rate)
+	h = binary.LittleEndian.AppendUint16(h, 2)
+	h = binary.LittleEndian.AppendUint16(h, 16)
+	h = append(h, "data"...)
+	h = binary.LittleEndian.AppendUint32(h, uint32(len(data)))
+	path := filepath.Join(spool, name+".wav")
+	if err := os.WriteFile(path, append(h, data...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(path) })
+	return path
+}
+
 // callrecd doctor on the lab's Asterisk (configured from the README's
 // snippets): every check passes; with a wrong ARI password or a trunk the
 // PBX does not have, the check says so and gives the fix.
@@ -62,12 +96,26 @@ func TestDoctorOnTheLab(t *testing.T) {
 	cfg.Database.Path = filepath.Join(dir, "callrecd.db")
 	cfg.Trunks.Endpoints = []string{"carrier"}
 
+	// A probe killed mid-recording (SIGKILL) left its test file; one a
+	// probe beside this one is making is young. The next probe sweeps the
+	// first and leaves the second alone.
+	spool := cfg.PBX.Asterisk.RecordingSpool
+	killed := plantProbeFile(t, spool, "callrecd-doctor-killed01", time.Now().Add(-2*time.Minute))
+	young := plantProbeFile(t, spool, "callrecd-doctor-young001", time.Now())
+
 	r := doctor.Run(ctx, cfg, 3*time.Second)
 	var out bytes.Buffer
 	r.Print(&out)
 	if r.Failed() || strings.Contains(out.String(), "! ") {
 		t.Fatalf("on the lab:\n%s", out.String())
 	}
+	if _, err := os.Stat(killed); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the killed probe's file is still in the spool: %v", err)
+	}
+	if _, err := os.Stat(young); err != nil {
+		t.Errorf("a young probe file (another probe's) was swept: %v", err)
+	}
+	os.Remove(young)
 	for _, want := range []string{"✓ ARI", "Asterisk 22", "✓ Asterisk modules", "✓ trunks", "✓ recording spool",
 		"✓ channel variables in ARI events", "CALLRECD_GROUP, CALLRECD_QUEUE, CHANNEL(linkedid) arrive",
 		"✓ a test recording reaches callrecd", "appeared in " + cfg.PBX.Asterisk.RecordingSpool} {
