@@ -149,6 +149,7 @@ func (s *Stream) Run(ctx context.Context) error {
 	}
 	backoff := 250 * time.Millisecond
 	first := true
+	quick := 0 // waits in a row that started away (redial.MaxQuick)
 	for {
 		err := s.session(ctx, wsURL, &first)
 		if ctx.Err() != nil {
@@ -161,7 +162,13 @@ func (s *Stream) Run(ctx context.Context) error {
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
 		s.log.Warn("ARI events websocket down; retrying", "err", err, "retry_in", wait.Round(time.Millisecond))
-		if err := redial.Wait(ctx, wait, s.cfg.Probe, s.log); err != nil {
+		away := pbxAway(err) && quick < redial.MaxQuick
+		if away {
+			quick++
+		} else {
+			quick = 0
+		}
+		if err := redial.Wait(ctx, wait, s.cfg.Probe, away, s.log); err != nil {
 			return err
 		}
 		backoff = min(backoff*2, s.cfg.MaxBackoff)
@@ -169,6 +176,24 @@ func (s *Stream) Run(ctx context.Context) error {
 			backoff = 250 * time.Millisecond
 		}
 	}
+}
+
+// dialError is a websocket dial that failed; status is the HTTP answer, 0
+// when there was none.
+type dialError struct {
+	status int
+	err    error
+}
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+// pbxAway: the dial showed Asterisk down or still starting: no HTTP answer
+// (refused, cut), or 503 (its HTTP server is up, ARI's modules not yet;
+// after a restart this lasts about a second).
+func pbxAway(err error) bool {
+	var de *dialError
+	return errors.As(err, &de) && (de.status == 0 || de.status == http.StatusServiceUnavailable)
 }
 
 // session is one connection's life. It returns nil when a connection was
@@ -181,9 +206,9 @@ func (s *Stream) session(ctx context.Context, wsURL string, first *bool) error {
 	cancel()
 	if err != nil {
 		if resp != nil {
-			return fmt.Errorf("dial %s: HTTP %d: %w", redact(wsURL), resp.StatusCode, err)
+			return &dialError{status: resp.StatusCode, err: fmt.Errorf("dial %s: HTTP %d: %w", redact(wsURL), resp.StatusCode, err)}
 		}
-		return fmt.Errorf("dial %s: %w", redact(wsURL), err)
+		return &dialError{err: fmt.Errorf("dial %s: %w", redact(wsURL), err)}
 	}
 	// ARI events can be large (a snapshot of a busy bridge); allow 4 MiB.
 	conn.SetReadLimit(4 << 20)

@@ -246,3 +246,26 @@ func TestWebsocketURL(t *testing.T) {
 		t.Error("ftp accepted")
 	}
 }
+
+// Which failed dials show Asterisk away or starting (the redial wait then
+// ends at the first answered probe) and which do not (a refused login, a
+// wrong URL: the whole backoff, never a fast loop).
+func TestDialFailuresThatShowThePBXAway(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		away bool
+	}{
+		{"no answer (refused, cut)", &dialError{err: io.ErrUnexpectedEOF}, true},
+		{"503 while Asterisk loads its modules", &dialError{status: http.StatusServiceUnavailable, err: io.EOF}, true},
+		{"401 wrong password", &dialError{status: http.StatusUnauthorized, err: io.EOF}, false},
+		{"404 no ARI at that URL", &dialError{status: http.StatusNotFound, err: io.EOF}, false},
+		{"a connection that was up and closed", nil, false},
+		{"not a dial", io.EOF, false},
+	}
+	for _, c := range cases {
+		if got := pbxAway(c.err); got != c.away {
+			t.Errorf("%s: away %v, want %v", c.name, got, c.away)
+		}
+	}
+}

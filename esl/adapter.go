@@ -154,6 +154,7 @@ func (a *Adapter) Stats() Stats {
 func (a *Adapter) Run(ctx context.Context, h Handler) error {
 	a.recorder.emit = h.Handle
 	backoff := 250 * time.Millisecond
+	quick := 0 // waits in a row that started away (redial.MaxQuick)
 	for ctx.Err() == nil {
 		up := time.Now()
 		err := a.session(ctx, h)
@@ -164,10 +165,23 @@ func (a *Adapter) Run(ctx context.Context, h Handler) error {
 			backoff = 250 * time.Millisecond
 		}
 		a.log.Warn("FreeSWITCH event socket down; redialling", "err", err, "in", backoff)
-		_ = redial.Wait(ctx, backoff, a.listening, a.log)
+		away := isDialRefused(err) && quick < redial.MaxQuick
+		if away {
+			quick++
+		} else {
+			quick = 0
+		}
+		_ = redial.Wait(ctx, backoff, a.listening, away, a.log)
 		backoff = min(2*backoff, a.cfg.MaxBackoff)
 	}
 	return ctx.Err()
+}
+
+// isDialRefused: the dial found nothing listening on the event socket
+// (FreeSWITCH down or still starting), as opposed to a refused login.
+func isDialRefused(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // listening is the redial wait's probe: a bare TCP connect to the event

@@ -36,3 +36,30 @@ func TestRedialProbeSeesTheEventSocketGoAndComeBack(t *testing.T) {
 		t.Fatalf("probe once FreeSWITCH listens again: %v", err)
 	}
 }
+
+// Only a dial that found nothing listening shows FreeSWITCH away (the
+// redial wait then ends at the first accepted probe); a refused login or a
+// lost connection gets the whole backoff.
+func TestDialFailuresThatShowFreeSWITCHAway(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, dialErr := Dial(ctx, Config{Addr: addr, Password: "ClueCon", DialTimeout: time.Second, CommandTimeout: time.Second})
+	if dialErr == nil || !isDialRefused(dialErr) {
+		t.Errorf("dial to a closed port: %v, want it seen as FreeSWITCH away", dialErr)
+	}
+	for _, err := range []error{
+		&CommandError{Cmd: "auth", Reply: "-ERR invalid"},
+		ErrClosed,
+		nil,
+	} {
+		if isDialRefused(err) {
+			t.Errorf("%v seen as FreeSWITCH away", err)
+		}
+	}
+}

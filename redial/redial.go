@@ -14,15 +14,22 @@ import (
 // ProbeEvery is how often the probe is tried while waiting.
 const ProbeEvery = 200 * time.Millisecond
 
+// MaxQuick bounds how many waits in a row may start away (see Wait): a PBX
+// whose probe answers while its dial keeps failing the "not up yet" way is
+// then given the whole backoff, not redialled five times a second forever.
+const MaxQuick = 5
+
 // Wait waits d, or less: when probe (a cheap request to the PBX, bounded
 // by ProbeEvery) fails and later succeeds, the PBX is back (a restart, a
 // network cut that ended) and Wait returns at once, whatever the backoff
-// had grown to. A PBX that answers the probe all along (the dial failed for
-// another reason: a refused login, a replaced application) gets the whole
-// wait, so a refused dial never turns into a fast loop. A nil probe, or d
-// no longer than ProbeEvery, is a plain wait. Wait returns ctx's error if
-// ctx ends first.
-func Wait(ctx context.Context, d time.Duration, probe func(context.Context) error, log *slog.Logger) error {
+// had grown to. away says the dial that failed already showed the PBX away
+// or still starting (no answer, or Asterisk's 503 while its modules load):
+// then the first probe it answers ends the wait. Otherwise a PBX that
+// answers the probe all along (the dial failed for another reason: a
+// refused login, a replaced application) gets the whole wait, so a refused
+// dial never turns into a fast loop. A nil probe, or d no longer than
+// ProbeEvery, is a plain wait. Wait returns ctx's error if ctx ends first.
+func Wait(ctx context.Context, d time.Duration, probe func(context.Context) error, away bool, log *slog.Logger) error {
 	wait := time.NewTimer(d)
 	defer wait.Stop()
 	var tick <-chan time.Time
@@ -31,7 +38,7 @@ func Wait(ctx context.Context, d time.Duration, probe func(context.Context) erro
 		defer t.Stop()
 		tick = t.C
 	}
-	down := false
+	down := away
 	for {
 		select {
 		case <-ctx.Done():
