@@ -219,7 +219,7 @@ func (s *soak) verifyCall(c *soakCall, v *indexView) {
 		if len(faults) > 0 {
 			s.mu.Lock()
 			if diff < -1 {
-				faults[0].AudioMissing += -diff
+				blame(faults, audioGaps(&cc, kept)).AudioMissing += -diff
 			} else if diff > 1 {
 				faults[0].AudioExtra += diff
 			}
@@ -232,6 +232,67 @@ func (s *soak) verifyCall(c *soakCall, v *indexView) {
 }
 
 func abs(f float64) float64 { return max(f, -f) }
+
+// span is a stretch of time.
+type span struct{ from, to time.Time }
+
+// audioGaps: the stretches of the call's recording window that no kept row
+// covers (before the first, between two, after the last).
+func audioGaps(c *soakCall, kept []apiRecording) []span {
+	at := c.RecStart
+	var gaps []span
+	for _, r := range kept { // sorted by start
+		st, e := parseAPITime(r.StartTime), parseAPITime(deref(r.EndTime))
+		if st.After(at) {
+			gaps = append(gaps, span{at, st})
+		}
+		if e.After(at) {
+			at = e
+		}
+	}
+	if c.RecEnd.After(at) {
+		gaps = append(gaps, span{at, c.RecEnd})
+	}
+	return gaps
+}
+
+// blame is the fault that overlaps the missing stretches most (a call often
+// overlaps several faults; the earliest is not always the one its audio
+// went missing in): its first one when none overlaps.
+func blame(faults []*SoakFault, gaps []span) *SoakFault {
+	best, most := faults[0], time.Duration(0)
+	for _, f := range faults {
+		end := f.End
+		if end.IsZero() {
+			end = time.Now()
+		}
+		var o time.Duration
+		for _, g := range gaps {
+			from, to := later(g.from, f.Start.Add(-time.Second)), earlier(g.to, end.Add(time.Second))
+			if to.After(from) {
+				o += to.Sub(from)
+			}
+		}
+		if o > most {
+			best, most = f, o
+		}
+	}
+	return best
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
 
 func rowList(rs []apiRecording) string {
 	var b []string

@@ -1,0 +1,43 @@
+package lab
+
+import (
+	"testing"
+	"time"
+)
+
+// Audio a call misses is blamed on the fault its missing stretch falls in,
+// not on the earliest fault the call overlapped (a SQLite lock early in a
+// call does not get the seconds a later link cut took).
+func TestMissingAudioIsBlamedOnTheFaultItFellIn(t *testing.T) {
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	stamp := func(s float64) string { return at(s).Format(time.RFC3339Nano) }
+	row := func(from, to float64) apiRecording {
+		e := stamp(to)
+		return apiRecording{UUID: "r", StartTime: stamp(from), EndTime: &e}
+	}
+	busy := &SoakFault{Kind: FaultSQLiteBusy, Start: at(5), End: at(6)}
+	cut := &SoakFault{Kind: FaultWSCut, Start: at(20), End: at(24)}
+	kill := &SoakFault{Kind: FaultKill, Start: at(-3), End: at(2)}
+	faults := []*SoakFault{kill, busy, cut}
+	call := &soakCall{RecStart: at(0), RecEnd: at(30)}
+
+	cases := []struct {
+		name string
+		kept []apiRecording
+		want *SoakFault
+	}{
+		{"a hole in the middle, in the cut", []apiRecording{row(0, 20), row(24, 30)}, cut},
+		{"the start missing, callrecd down", []apiRecording{row(2.5, 30)}, kill},
+		{"the end missing, during the cut", []apiRecording{row(0, 21)}, cut},
+		{"nothing at all: the longest overlap", nil, cut},
+	}
+	for _, c := range cases {
+		if got := blame(faults, audioGaps(call, c.kept)); got != c.want {
+			t.Errorf("%s: blamed %s, want %s", c.name, got.Kind, c.want.Kind)
+		}
+	}
+	if got := blame([]*SoakFault{busy}, nil); got != busy {
+		t.Errorf("no gap: blamed %s, want the only fault", got.Kind)
+	}
+}
