@@ -41,3 +41,31 @@ func TestMissingAudioIsBlamedOnTheFaultItFellIn(t *testing.T) {
 		t.Errorf("no gap: blamed %s, want the only fault", got.Kind)
 	}
 }
+
+// A transfer out excuses a late stop when a fault met any of it: from the
+// transfer's start to the PBX dialling out (a DTMF transfer takes seconds).
+func TestTransferMetAFault(t *testing.T) {
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	cut := &SoakFault{Kind: FaultWSCut, Start: at(10), End: at(16)}
+	cases := []struct {
+		name              string
+		transferred, dial float64
+		met               bool
+	}{
+		{"started 3 s before the cut, dialled out in it", 7, 11, true},
+		{"all before the cut", 2, 5, false},
+		{"inside", 12, 13, true},
+		{"after, within the slack", 17.5, 19, true},
+		{"well after", 20, 22, false},
+	}
+	for _, c := range cases {
+		call := &soakCall{Transferred: at(c.transferred), RecEnd: at(c.dial)}
+		if got := transferMet(call, cut); got != c.met {
+			t.Errorf("%s: met %v, want %v", c.name, got, c.met)
+		}
+	}
+	if transferMet(&soakCall{}, cut) {
+		t.Error("a call never transferred met the cut")
+	}
+}
