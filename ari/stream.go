@@ -48,7 +48,7 @@ type StreamConfig struct {
 	MaxBackoff     time.Duration
 	// Probe, if set, is a cheap request (GET /asterisk/ping) tried while
 	// waiting to dial again: once ARI stops answering and answers again,
-	// the wait ends (see redial.Wait).
+	// the wait ends (see redial.Waiter).
 	Probe func(ctx context.Context) error
 }
 
@@ -147,35 +147,46 @@ func (s *Stream) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	backoff := 250 * time.Millisecond
+	backoff := firstBackoff
 	first := true
-	quick := 0 // waits in a row that started away (redial.MaxQuick)
+	waiter := &redial.Waiter{Probe: s.cfg.Probe, Log: s.log}
 	for {
 		err := s.session(ctx, wsURL, &first)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if s.replaced.Load() {
-			// Reconnecting at once would take the application back and
-			// deafen the other client in turn: wait the longest backoff.
-			backoff = s.cfg.MaxBackoff
+		var de *dialError
+		if !errors.As(err, &de) {
+			waiter.Connected()
 		}
+		backoff = nextBackoff(err, s.replaced.Load(), backoff, s.cfg.MaxBackoff)
 		wait := backoff/2 + rand.N(backoff/2+1)
 		s.log.Warn("ARI events websocket down; retrying", "err", err, "retry_in", wait.Round(time.Millisecond))
-		away := pbxAway(err) && quick < redial.MaxQuick
-		if away {
-			quick++
-		} else {
-			quick = 0
-		}
-		if err := redial.Wait(ctx, wait, s.cfg.Probe, away, s.log); err != nil {
+		if err := waiter.Wait(ctx, wait, pbxAway(err)); err != nil {
 			return err
 		}
 		backoff = min(backoff*2, s.cfg.MaxBackoff)
-		if err == nil {
-			backoff = 250 * time.Millisecond
-		}
 	}
+}
+
+// firstBackoff is the wait's scale after a connection is lost.
+const firstBackoff = 250 * time.Millisecond
+
+// nextBackoff is the scale of the wait after a session ended with err:
+// back to the first after a connection that was up (a drop after days
+// must not wait as long as the last outage's last dial did), the longest
+// when another client took the application (reconnecting at once would
+// take it back and deafen the other client in turn), else the one grown
+// by the failed dials so far.
+func nextBackoff(err error, replaced bool, backoff, longest time.Duration) time.Duration {
+	var de *dialError
+	switch {
+	case replaced:
+		return longest
+	case !errors.As(err, &de):
+		return firstBackoff
+	}
+	return backoff
 }
 
 // dialError is a websocket dial that failed; status is the HTTP answer, 0

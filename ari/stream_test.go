@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -266,6 +267,31 @@ func TestDialFailuresThatShowThePBXAway(t *testing.T) {
 	for _, c := range cases {
 		if got := pbxAway(c.err); got != c.away {
 			t.Errorf("%s: away %v, want %v", c.name, got, c.away)
+		}
+	}
+}
+
+// The backoff starts over after a connection that was up (it never did:
+// a lost connection also ends with an error, and only a nil one reset
+// it), is the longest after ApplicationReplaced, and grows with failed
+// dials.
+func TestBackoffStartsOverAfterALostConnection(t *testing.T) {
+	grown, longest := 8*time.Second, 30*time.Second
+	cases := []struct {
+		name     string
+		err      error
+		replaced bool
+		want     time.Duration
+	}{
+		{"connection lost after it was up", errors.New("read: EOF"), false, firstBackoff},
+		{"closed by the watchdog", errors.New("closed by the watchdog: ARI is not answering"), false, firstBackoff},
+		{"another client took the application", errors.New("application replaced by another client"), true, longest},
+		{"dial refused", &dialError{err: io.EOF}, false, grown},
+		{"dial answered 401", &dialError{status: http.StatusUnauthorized, err: io.EOF}, false, grown},
+	}
+	for _, c := range cases {
+		if got := nextBackoff(c.err, c.replaced, grown, longest); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
 	}
 }

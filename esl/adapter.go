@@ -154,7 +154,7 @@ func (a *Adapter) Stats() Stats {
 func (a *Adapter) Run(ctx context.Context, h Handler) error {
 	a.recorder.emit = h.Handle
 	backoff := 250 * time.Millisecond
-	quick := 0 // waits in a row that started away (redial.MaxQuick)
+	waiter := &redial.Waiter{Probe: a.listening, Log: a.log}
 	for ctx.Err() == nil {
 		up := time.Now()
 		err := a.session(ctx, h)
@@ -165,13 +165,11 @@ func (a *Adapter) Run(ctx context.Context, h Handler) error {
 			backoff = 250 * time.Millisecond
 		}
 		a.log.Warn("FreeSWITCH event socket down; redialling", "err", err, "in", backoff)
-		away := isDialRefused(err) && quick < redial.MaxQuick
-		if away {
-			quick++
-		} else {
-			quick = 0
+		refused := isDialRefused(err)
+		if !refused {
+			waiter.Connected() // the socket answered
 		}
-		_ = redial.Wait(ctx, backoff, a.listening, away, a.log)
+		_ = waiter.Wait(ctx, backoff, refused)
 		backoff = min(2*backoff, a.cfg.MaxBackoff)
 	}
 	return ctx.Err()
@@ -187,7 +185,7 @@ func isDialRefused(err error) bool {
 // listening is the redial wait's probe: a bare TCP connect to the event
 // socket, closed at once. It fails while FreeSWITCH is down (refused, or
 // no answer within the probe's bound) and succeeds once it listens again,
-// which ends the wait (redial.Wait) however long the backoff had grown.
+// which ends the wait (redial.Waiter) however long the backoff had grown.
 func (a *Adapter) listening(ctx context.Context) error {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", a.cfg.Address)
