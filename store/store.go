@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -52,6 +53,9 @@ type Store struct {
 	settings *settingsCache // the engine's settings reads (see ForEngine)
 	path     string
 	now      func() time.Time
+	// bg counts the writes running off a caller's path (a token's use);
+	// Close waits for them.
+	bg *sync.WaitGroup
 }
 
 // querier is what *sql.DB and *sql.Tx have in common.
@@ -77,7 +81,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, rdb: rdb, q: db, r: rdb, tokens: newTokenCache(), settings: newSettingsCache(), path: path, now: time.Now}
+	s := &Store{db: db, rdb: rdb, q: db, r: rdb, tokens: newTokenCache(), settings: newSettingsCache(), path: path, now: time.Now, bg: &sync.WaitGroup{}}
 	current, latest, err := s.SchemaVersion(ctx)
 	if err != nil {
 		s.Close()
@@ -170,6 +174,7 @@ func OpenCurrent(ctx context.Context, path string) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.bg.Wait()
 	rerr := s.rdb.Close()
 	if err := s.db.Close(); err != nil {
 		return err

@@ -179,15 +179,15 @@ func (s *Store) Authenticate(ctx context.Context, plain string) (Token, error) {
 			return Token{}, classify("authenticate", err)
 		}
 	}
-	// Note the use at most once a minute: a busy client must not turn every
-	// read into a write.
+	// Note the use at most once a minute (a busy client must not turn every
+	// read into a write), and off the request's path: a read must not wait
+	// out the busy timeout behind another writer for a bookkeeping field
+	// (in the fault soak, a held write lock stalled a /cdr read past 1 s).
 	now := s.now()
 	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > time.Minute {
 		used := now.UTC()
 		if !hit || s.tokens.noteUse(hash, t.LastUsedAt, used) {
-			if _, err := s.q.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, micros(now), t.ID); err != nil {
-				return Token{}, classify("authenticate", err)
-			}
+			s.noteTokenUse(t.ID, now)
 		}
 		t.LastUsedAt = &used
 	}
@@ -195,6 +195,19 @@ func (s *Store) Authenticate(ctx context.Context, plain string) (Token, error) {
 		s.tokens.put(hash, t, gen, mono)
 	}
 	return t, nil
+}
+
+// noteTokenUse writes a token's last use in the background (best effort:
+// a write that fails is caught up by the next use a minute later; Close
+// waits for it).
+func (s *Store) noteTokenUse(id string, at time.Time) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = s.db.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, micros(at), id)
+	}()
 }
 
 // ListTokens lists tokens ("" tenant: all, including system tokens).
