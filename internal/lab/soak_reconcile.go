@@ -237,7 +237,9 @@ func abs(f float64) float64 { return max(f, -f) }
 type span struct{ from, to time.Time }
 
 // audioGaps: the stretches of the call's recording window that no kept row
-// covers (before the first, between two, after the last).
+// covers (before the first, between two, after the last), and the paused
+// stretches beyond the pause the driver asked for (a *49 lost with a cut
+// link leaves the recording paused to the end).
 func audioGaps(c *soakCall, kept []apiRecording) []span {
 	at := c.RecStart
 	var gaps []span
@@ -249,11 +251,36 @@ func audioGaps(c *soakCall, kept []apiRecording) []span {
 		if e.After(at) {
 			at = e
 		}
+		for _, p := range r.PausedIntervals {
+			ps, pe := parseAPITime(p.Start), parseAPITime(deref(p.End))
+			if pe.IsZero() {
+				pe = e
+			}
+			gaps = append(gaps, beyond(span{ps, pe}, span{c.Paused, c.Resumed})...)
+		}
 	}
 	if c.RecEnd.After(at) {
 		gaps = append(gaps, span{at, c.RecEnd})
 	}
 	return gaps
+}
+
+// beyond is what of g lies outside asked (an empty asked: all of g).
+func beyond(g, asked span) []span {
+	if asked.from.IsZero() || !asked.to.After(asked.from) || !g.to.After(asked.from) || !asked.to.After(g.from) {
+		if g.to.After(g.from) {
+			return []span{g}
+		}
+		return nil
+	}
+	var out []span
+	if asked.from.After(g.from) {
+		out = append(out, span{g.from, asked.from})
+	}
+	if g.to.After(asked.to) {
+		out = append(out, span{asked.to, g.to})
+	}
+	return out
 }
 
 // blame is the fault that overlaps the missing stretches most (a call often

@@ -20,7 +20,16 @@ func TestMissingAudioIsBlamedOnTheFaultItFellIn(t *testing.T) {
 	cut := &SoakFault{Kind: FaultWSCut, Start: at(20), End: at(24)}
 	kill := &SoakFault{Kind: FaultKill, Start: at(-3), End: at(2)}
 	faults := []*SoakFault{kill, busy, cut}
-	call := &soakCall{RecStart: at(0), RecEnd: at(30)}
+	call := &soakCall{RecStart: at(0), RecEnd: at(30), Paused: at(12), Resumed: at(18)}
+	pausedRow := func(from, to, ps, pe float64) apiRecording {
+		r := row(from, to)
+		e := stamp(pe)
+		r.PausedIntervals = append(r.PausedIntervals, struct {
+			Start string  `json:"start"`
+			End   *string `json:"end"`
+		}{stamp(ps), &e})
+		return r
+	}
 
 	cases := []struct {
 		name string
@@ -31,6 +40,7 @@ func TestMissingAudioIsBlamedOnTheFaultItFellIn(t *testing.T) {
 		{"the start missing, callrecd down", []apiRecording{row(2.5, 30)}, kill},
 		{"the end missing, during the cut", []apiRecording{row(0, 21)}, cut},
 		{"nothing at all: the longest overlap", nil, cut},
+		{"paused past the asked pause (the *49 lost in the cut)", []apiRecording{pausedRow(0, 30, 12, 30)}, cut},
 	}
 	for _, c := range cases {
 		if got := blame(faults, audioGaps(call, c.kept)); got != c.want {
@@ -67,5 +77,33 @@ func TestTransferMetAFault(t *testing.T) {
 	}
 	if transferMet(&soakCall{}, cut) {
 		t.Error("a call never transferred met the cut")
+	}
+}
+
+func TestBeyondTheAskedPause(t *testing.T) {
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	asked := span{at(10), at(20)}
+	cases := []struct {
+		name string
+		g    span
+		want float64 // seconds beyond
+	}{
+		{"as asked", span{at(10), at(20)}, 0},
+		{"resumed late", span{at(10), at(25)}, 5},
+		{"paused early and resumed late", span{at(8), at(25)}, 7},
+		{"a pause nobody asked for", span{at(30), at(33)}, 3},
+	}
+	for _, c := range cases {
+		var got time.Duration
+		for _, s := range beyond(c.g, asked) {
+			got += s.to.Sub(s.from)
+		}
+		if got.Seconds() != c.want {
+			t.Errorf("%s: %.1f s beyond, want %.1f", c.name, got.Seconds(), c.want)
+		}
+	}
+	if got := beyond(span{at(1), at(4)}, span{}); len(got) != 1 {
+		t.Errorf("no asked pause: %v, want all of it", got)
 	}
 }
