@@ -219,7 +219,13 @@ func (s *soak) verifyCall(c *soakCall, v *indexView) {
 		if len(faults) > 0 {
 			s.mu.Lock()
 			if diff < -1 {
-				blame(faults, audioGaps(&cc, kept)).AudioMissing += -diff
+				f := blame(faults, audioGaps(&cc, kept))
+				if res.Refused { // the disk guard refused it: the fill is the cause, however long the call
+					if i := slices.IndexFunc(faults, func(f *SoakFault) bool { return f.Kind == FaultDiskFull }); i >= 0 {
+						f = faults[i]
+					}
+				}
+				f.AudioMissing += -diff
 			} else if diff > 1 {
 				faults[0].AudioExtra += diff
 			}
