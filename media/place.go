@@ -143,6 +143,31 @@ func (m Mover) Place(root, src, tenantUUID string, n recording.Name) (File, erro
 	if err := os.Remove(src); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return File{}, err
 	}
+	f, err := inspectPlaced(dst)
+	f.Copied = copied
+	return f, err
+}
+
+// Placed returns the file Place put at n's place under root (an error
+// wrapping fs.ErrNotExist when there is none), its WAV header repaired as
+// Place would. A run that ends between Place and indexing leaves the file
+// there and nowhere else: the next run finds it here.
+func Placed(root, tenantUUID string, n recording.Name) (File, error) {
+	dst, err := BuildPath(root, tenantUUID, n.Start, n.CallID, n.RecordingUUID, n.Format)
+	if err != nil {
+		return File{}, err
+	}
+	if st, err := os.Lstat(dst); err != nil {
+		return File{}, err
+	} else if !st.Mode().IsRegular() {
+		return File{}, fmt.Errorf("media: %s is not a regular file", dst)
+	}
+	return inspectPlaced(dst)
+}
+
+// inspectPlaced inspects a file in the layout, repairing once a WAV header
+// a crash left wrong, so the size and sha256 returned are final.
+func inspectPlaced(dst string) (File, error) {
 	f, err := Inspect(dst)
 	if err == nil && f.WAV != nil && f.WAV.NeedsRepair() {
 		if _, _, err = RepairWAV(dst); err == nil {
@@ -150,7 +175,6 @@ func (m Mover) Place(root, src, tenantUUID string, n recording.Name) (File, erro
 			f.Repaired = true
 		}
 	}
-	f.Copied = copied
 	return f, err
 }
 

@@ -264,6 +264,11 @@ func (f ForEngine) FindRecording(ctx context.Context, uuid string) (engine.Recor
 	if err != nil {
 		return engine.RecordingRow{}, false, err
 	}
+	return engineRecording(r), true, nil
+}
+
+// engineRecording is a recording row as the engine sees it.
+func engineRecording(r Recording) engine.RecordingRow {
 	row := engine.RecordingRow{UUID: r.UUID, CallID: r.CallID, Tenant: r.TenantUUID, Start: r.Start,
 		End: valueTime(r.End), Filename: r.Filename, Format: recording.Format(r.Format), State: recording.State(r.State),
 		StartedBy: recording.StartedBy(r.StartedBy), StopReason: recording.StopReason(r.StopReason),
@@ -271,5 +276,5 @@ func (f ForEngine) FindRecording(ctx context.Context, uuid string) (engine.Recor
 	for _, p := range r.PausedIntervals {
 		row.Paused = append(row.Paused, engine.Interval{Start: p.Start, End: valueTime(p.End)})
 	}
-	return row, true, nil
+	return row
 }

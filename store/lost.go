@@ -3,9 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/callrecd/callrecd/engine"
-	"github.com/callrecd/callrecd/recording"
 )
 
 // scanPlus scans a row's usual columns and then extra ones.
@@ -73,13 +73,9 @@ func (f ForEngine) OpenRecordings(ctx context.Context) ([]engine.OpenRecording, 
 		if err != nil {
 			return nil, classify("open recordings", err)
 		}
-		row := engine.RecordingRow{UUID: r.UUID, CallID: r.CallID, Tenant: r.TenantUUID, Start: r.Start,
-			Filename: r.Filename, Format: recording.Format(r.Format), State: recording.State(r.State),
-			StartedBy: recording.StartedBy(r.StartedBy), StopReason: recording.StopReason(r.StopReason),
-			FailureReason: r.FailureReason}
+		row := engineRecording(r)
 		seen := r.Start
 		for _, p := range r.PausedIntervals {
-			row.Paused = append(row.Paused, engine.Interval{Start: p.Start, End: valueTime(p.End)})
 			if p.Start.After(seen) {
 				seen = p.Start
 			}
@@ -91,6 +87,30 @@ func (f ForEngine) OpenRecordings(ctx context.Context) ([]engine.OpenRecording, 
 	}
 	if err := rows.Err(); err != nil {
 		return nil, classify("open recordings", err)
+	}
+	return out, nil
+}
+
+// UnplacedRecordings lists the recordings stopped since endedSince that have
+// no file in the index (not deleted): a run that ended between placing a
+// file and indexing it leaves such a row, its file in the layout.
+func (f ForEngine) UnplacedRecordings(ctx context.Context, endedSince time.Time) ([]engine.RecordingRow, error) {
+	rows, err := f.S.q.QueryContext(ctx, `SELECT `+recordingColumns+` FROM recordings
+		WHERE state = 'stopped' AND sha256 = '' AND deleted = 0 AND end_at >= ? ORDER BY end_at`, micros(endedSince))
+	if err != nil {
+		return nil, classify("unplaced recordings", err)
+	}
+	defer rows.Close()
+	var out []engine.RecordingRow
+	for rows.Next() {
+		r, err := scanRecording(rows)
+		if err != nil {
+			return nil, classify("unplaced recordings", err)
+		}
+		out = append(out, engineRecording(r))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify("unplaced recordings", err)
 	}
 	return out, nil
 }

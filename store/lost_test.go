@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,3 +115,50 @@ func TestOpenRowsAfterARestart(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// UnplacedRecordings lists the stopped rows without a file that ended since
+// the time asked: not those with a file, not live, failed or deleted ones,
+// not older ones.
+func TestUnplacedRecordingsAreTheRecentStoppedRowsWithoutAFile(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	mustTenant(t, s, tenantA)
+	f := ForEngine{S: s}
+	start := time.Date(2026, 12, 3, 17, 49, 40, 0, time.UTC)
+	c, err := s.CreateCall(ctx, Call{TenantUUID: tenantA, PBXCallID: "U1", Start: start, Direction: DirectionInternal,
+		SourceExtension: "1001", DestinationExtension: "1002"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uuid := func(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
+	rec := func(i int, state recording.State, endAfter time.Duration) {
+		r := Recording{UUID: uuid(i), CallID: c.ID, TenantUUID: tenantA, Start: start, Filename: uuid(i) + ".wav",
+			Format: string(recording.WAV), State: string(state), StartedBy: string(recording.ByPolicy)}
+		if state == recording.StateStopped || state == recording.StateFailed {
+			r.End = ptr(start.Add(endAfter))
+		}
+		if err := s.CreateRecording(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec(1, recording.StateStopped, time.Minute) // wanted
+	rec(2, recording.StateStopped, time.Minute) // has its file
+	if err := s.SetRecordingFile(ctx, uuid(2), FileInfo{Filename: uuid(2) + ".wav", Format: "wav", Size: 44, SHA256: strings.Repeat("a", 64)}); err != nil {
+		t.Fatal(err)
+	}
+	rec(3, recording.StateRecording, 0)           // live
+	rec(4, recording.StateFailed, time.Minute)    // failed: never had a file
+	rec(5, recording.StateStopped, -time.Second)  // ended before the time asked
+	rec(6, recording.StateStopped, 2*time.Minute) // deleted
+	if err := s.MarkRecordingDeleted(ctx, "", uuid(6), start.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := f.UnplacedRecordings(ctx, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].UUID != uuid(1) || rows[0].CallID != c.ID || rows[0].Tenant != tenantA ||
+		!rows[0].Start.Equal(start) || rows[0].State != recording.StateStopped {
+		t.Fatalf("unplaced %+v, want only %s", rows, uuid(1))
+	}
+}

@@ -116,7 +116,7 @@ func (l *asteriskLink) Run(ctx context.Context, h handler) error {
 // folder. Files a previous run left there for ended recordings are moved
 // first: a crash between a recording's end and its move loses nothing.
 func runCollected(ctx context.Context, coll *spool.Collector, s *store.Store, log *slog.Logger, run func(context.Context) error) error {
-	if _, err := coll.Recover(ctx, store.ForEngine{S: s}.FindRecording); err != nil {
+	if _, err := coll.Recover(ctx, store.ForEngine{S: s}); err != nil {
 		log.Error("cannot read the recording spool", "err", err)
 	}
 	done := make(chan struct{})

@@ -48,31 +48,9 @@ var errIncomplete = errors.New("the fetched WAV's header does not match its leng
 func (c *Collector) move(ctx context.Context, j job) (job, bool) {
 	row := j.row
 	if j.placed == nil {
-		src, err := c.locate(ctx, &j)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			if row.State == recording.StateStopped {
-				c.log.Warn("recording stopped but no file in the PBX spool", "recording", row.UUID, "spool", c.where())
-				c.count(false)
-			}
-			return j, false
-		case err != nil:
-			c.log.Error("cannot fetch the recording from the PBX; it stays there", "recording", row.UUID, "err", err)
-			c.count(false)
-			return j, true
+		if placed, retry := c.place(ctx, &j); !placed {
+			return j, retry
 		}
-		f, err := c.mover.Place(c.root, src, row.Tenant, recording.Name{
-			Start: row.Start.UTC().Truncate(time.Second), CallID: row.CallID, RecordingUUID: row.UUID, Format: recording.WAV})
-		if err != nil {
-			if j.fetched {
-				os.Remove(src)
-			}
-			c.log.Error("moving a recording into the storage layout failed; the file stays in the spool",
-				"recording", row.UUID, "src", src, "err", err)
-			c.count(false)
-			return j, !errors.Is(err, media.ErrExists)
-		}
-		j.placed = &f
 	}
 	f := *j.placed
 	if !j.indexed {
@@ -99,6 +77,63 @@ func (c *Collector) move(ctx context.Context, j job) (job, bool) {
 		}
 	}
 	return j, false
+}
+
+// place puts the job's file in the layout (j.placed), or reports whether
+// to try again.
+func (c *Collector) place(ctx context.Context, j *job) (placed, retry bool) {
+	row := j.row
+	src, err := c.locate(ctx, j)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if c.inLayout(j) {
+			return true, false
+		}
+		if row.State == recording.StateStopped {
+			c.log.Warn("recording stopped but no file in the PBX spool", "recording", row.UUID, "spool", c.where())
+			c.count(false)
+		}
+		return false, false
+	case err != nil:
+		c.log.Error("cannot fetch the recording from the PBX; it stays there", "recording", row.UUID, "err", err)
+		c.count(false)
+		return false, true
+	}
+	f, err := c.mover.Place(c.root, src, row.Tenant, layoutName(row))
+	if err != nil {
+		if j.fetched {
+			os.Remove(src)
+		}
+		c.log.Error("moving a recording into the storage layout failed; the file stays in the spool",
+			"recording", row.UUID, "src", src, "err", err)
+		c.count(false)
+		return false, !errors.Is(err, media.ErrExists)
+	}
+	j.placed = &f
+	return true, false
+}
+
+// inLayout takes the job's file as placed if it is in the layout already:
+// a run that ended between placing a file and indexing it left it there
+// and nowhere else (a fetched file's PBX copy may remain: it is deleted
+// once indexed).
+func (c *Collector) inLayout(j *job) bool {
+	f, err := media.Placed(c.root, j.row.Tenant, layoutName(j.row))
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			c.log.Error("cannot read the recording's file in the storage layout", "recording", j.row.UUID, "err", err)
+		}
+		return false
+	}
+	c.log.Info("recording file in the storage layout but not in the index (an earlier run ended in between)",
+		"recording", j.row.UUID, "path", f.Path)
+	j.placed, j.fetched = &f, c.Remote != nil
+	return true
+}
+
+// layoutName is the name a recording's WAV has in the layout.
+func layoutName(row engine.RecordingRow) recording.Name {
+	return recording.Name{Start: row.Start.UTC().Truncate(time.Second), CallID: row.CallID, RecordingUUID: row.UUID, Format: recording.WAV}
 }
 
 func (c *Collector) where() string {

@@ -269,11 +269,7 @@ func TestCollectorRecoversRemoteRecordings(t *testing.T) {
 	l := rows[live]
 	l.State = recording.StateRecording
 	rows[live] = l
-	find := func(_ context.Context, id string) (engine.RecordingRow, bool, error) {
-		r, ok := rows[id]
-		return r, ok, nil
-	}
-	if _, err := s.c.Recover(context.Background(), find); err != nil {
+	if _, err := s.c.Recover(context.Background(), rowsIndex(rows)); err != nil {
 		t.Fatal(err)
 	}
 	s.waitMoved(t, ended)

@@ -209,13 +209,14 @@ func (c *Collector) stopTimers() {
 	clear(c.timers)
 }
 
-// Recover queues the files a previous run left behind: every <uuid>.wav in
-// the spool (and, with a Remote, every recording the PBX still stores)
-// whose recording the index knows as ended (a crash between the end of a
-// recording and its move). Live recordings are left to the engine. The
-// PBX's list is read in the background, retried until the PBX answers or
-// ctx ends.
-func (c *Collector) Recover(ctx context.Context, find FindFunc) (int, error) {
+// Recover queues the files a previous run left behind for recordings the
+// index knows as ended: every <uuid>.wav in the spool (and, with a Remote,
+// every recording the PBX still stores), and the file of every row ended in
+// the last UnplacedLookback that has none in the index yet but whose file
+// is in the layout (a run that ended between placing a file and indexing
+// it). Live recordings are left to the engine. The PBX's list is read in
+// the background, retried until the PBX answers or ctx ends.
+func (c *Collector) Recover(ctx context.Context, idx RecoveryIndex) (int, error) {
 	n := 0
 	if c.spool != "" {
 		entries, err := os.ReadDir(c.spool)
@@ -231,26 +232,47 @@ func (c *Collector) Recover(ctx context.Context, find FindFunc) (int, error) {
 				names = append(names, e.Name()[:len(e.Name())-len(".wav")])
 			}
 		}
-		if n, err = c.recoverNames(ctx, names, find); err != nil {
+		if n, err = c.recoverNames(ctx, names, idx); err != nil {
 			return n, err
 		}
 	}
+	unplaced, err := idx.UnplacedRecordings(ctx, time.Now().Add(-UnplacedLookback))
+	if err != nil {
+		return n, err
+	}
+	for _, row := range unplaced {
+		if j := (job{row: row}); c.inLayout(&j) {
+			c.enqueue(j)
+			n++
+		}
+	}
 	if c.Remote != nil {
-		go c.recoverRemote(ctx, find)
+		go c.recoverRemote(ctx, idx)
 	}
 	return n, nil
 }
 
-// FindFunc looks up a recording's row in the index.
-type FindFunc func(ctx context.Context, uuid string) (engine.RecordingRow, bool, error)
+// UnplacedLookback bounds how far back Recover looks for ended rows without
+// a file (older ones are `callrecd reindex`'s): a row whose PBX never wrote
+// a file would otherwise be looked for at every start, forever.
+const UnplacedLookback = 7 * 24 * time.Hour
 
-func (c *Collector) recoverNames(ctx context.Context, names []string, find FindFunc) (int, error) {
+// RecoveryIndex is what Recover reads of the index (store.ForEngine).
+type RecoveryIndex interface {
+	// FindRecording finds a recording row by uuid, whatever its state.
+	FindRecording(ctx context.Context, uuid string) (engine.RecordingRow, bool, error)
+	// UnplacedRecordings lists the rows stopped since then that have no
+	// file in the index.
+	UnplacedRecordings(ctx context.Context, endedSince time.Time) ([]engine.RecordingRow, error)
+}
+
+func (c *Collector) recoverNames(ctx context.Context, names []string, idx RecoveryIndex) (int, error) {
 	n := 0
 	for _, uuid := range names {
 		if recording.ValidateUUID(uuid) != nil {
 			continue // not one of ours
 		}
-		row, found, err := find(ctx, uuid)
+		row, found, err := idx.FindRecording(ctx, uuid)
 		if err != nil {
 			return n, err
 		}
@@ -267,12 +289,12 @@ func (c *Collector) recoverNames(ctx context.Context, names []string, find FindF
 }
 
 // recoverRemote lists the PBX's stored recordings once it answers.
-func (c *Collector) recoverRemote(ctx context.Context, find FindFunc) {
+func (c *Collector) recoverRemote(ctx context.Context, idx RecoveryIndex) {
 	wait := time.Second
 	for {
 		names, err := c.Remote.List(ctx)
 		if err == nil {
-			if _, err = c.recoverNames(ctx, names, find); err == nil {
+			if _, err = c.recoverNames(ctx, names, idx); err == nil {
 				return
 			}
 		}

@@ -33,6 +33,31 @@ func (f *fakeIndex) get(uuid string) (store.FileInfo, bool) {
 	return fi, ok
 }
 
+// fakeRecovery is a RecoveryIndex of func fields.
+type fakeRecovery struct {
+	find     func(uuid string) (engine.RecordingRow, bool, error)
+	unplaced func(endedSince time.Time) ([]engine.RecordingRow, error)
+}
+
+func (f fakeRecovery) FindRecording(_ context.Context, uuid string) (engine.RecordingRow, bool, error) {
+	return f.find(uuid)
+}
+
+func (f fakeRecovery) UnplacedRecordings(_ context.Context, endedSince time.Time) ([]engine.RecordingRow, error) {
+	if f.unplaced == nil {
+		return nil, nil
+	}
+	return f.unplaced(endedSince)
+}
+
+// rowsIndex is an index holding rows (stopped rows count as placed).
+func rowsIndex(rows map[string]engine.RecordingRow) fakeRecovery {
+	return fakeRecovery{find: func(uuid string) (engine.RecordingRow, bool, error) {
+		r, ok := rows[uuid]
+		return r, ok, nil
+	}}
+}
+
 const tenant = "6f1c2b4e-8a7d-4c3b-9e2f-1a2b3c4d5e6f"
 
 func writeWAV(t *testing.T, path string, seconds int) {
@@ -220,10 +245,7 @@ func TestCollectorRecoversEndedRecordingsLeftInTheSpool(t *testing.T) {
 		ended: {UUID: ended, CallID: 1, Tenant: tenant, Start: time.Now(), Format: "wav", State: recording.StateStopped},
 		live:  {UUID: live, CallID: 2, Tenant: tenant, Start: time.Now(), Format: "wav", State: recording.StateRecording},
 	}
-	n, err := c.Recover(context.Background(), func(_ context.Context, uuid string) (engine.RecordingRow, bool, error) {
-		r, ok := rows[uuid]
-		return r, ok, nil
-	})
+	n, err := c.Recover(context.Background(), rowsIndex(rows))
 	if err != nil || n != 1 {
 		t.Fatalf("recovered %d, %v", n, err)
 	}
@@ -235,5 +257,53 @@ func TestCollectorRecoversEndedRecordingsLeftInTheSpool(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(spoolDir, id+".wav")); err != nil {
 			t.Fatalf("%s moved or lost: %v", id, err)
 		}
+	}
+}
+
+// A run killed between placing a file and indexing it leaves the file in the
+// layout, nothing in the spool and the row without a file (the soak's
+// SIGKILL found one: the row stayed file-less through two more restarts).
+// The next start indexes it; rows whose file is nowhere are left alone, and
+// the index is asked only for rows ended within the lookback.
+func TestCollectorIndexesAFilePlacedByARunKilledBeforeIndexingIt(t *testing.T) {
+	spoolDir, root, elsewhere := t.TempDir(), t.TempDir(), t.TempDir()
+	idx := &fakeIndex{files: map[string]store.FileInfo{}}
+	c := New(spoolDir, root, idx, nil)
+	placed, nowhere := "0b7f3c1e-5d2a-4f6b-8c9d-0e1f2a3b4c5d", "1b7f3c1e-5d2a-4f6b-8c9d-0e1f2a3b4c5d"
+	start := time.Date(2026, 12, 3, 17, 49, 40, 120e6, time.UTC)
+	rows := map[string]engine.RecordingRow{
+		placed:  {UUID: placed, CallID: 7, Tenant: tenant, Start: start, Format: "wav", State: recording.StateStopped},
+		nowhere: {UUID: nowhere, CallID: 8, Tenant: tenant, Start: start, Format: "wav", State: recording.StateStopped},
+	}
+	// What the killed run did: Place, and no SetRecordingFile.
+	src := filepath.Join(elsewhere, placed+".wav")
+	writeWAV(t, src, 2)
+	want, err := media.Mover{}.Place(root, src, tenant, layoutName(rows[placed]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked time.Time
+	ri := rowsIndex(rows)
+	ri.unplaced = func(since time.Time) ([]engine.RecordingRow, error) {
+		asked = since
+		return []engine.RecordingRow{rows[placed], rows[nowhere]}, nil
+	}
+	n, err := c.Recover(context.Background(), ri)
+	if err != nil || n != 1 {
+		t.Fatalf("recovered %d, %v; want 1", n, err)
+	}
+	if ago := time.Since(asked); ago < UnplacedLookback || ago > UnplacedLookback+time.Minute {
+		t.Fatalf("asked for rows ended since %v ago, want %v", ago, UnplacedLookback)
+	}
+	runUntilMoved(t, c, 1)
+	fi, ok := idx.get(placed)
+	if !ok || fi.Filename != filepath.Base(want.Path) || fi.SHA256 != want.SHA256 || fi.Size != want.Size || fi.Duration != 2*time.Second {
+		t.Fatalf("indexed %+v (ok %v), want the placed file %+v", fi, ok, want)
+	}
+	if _, ok := idx.get(nowhere); ok {
+		t.Fatal("a row whose file is nowhere got a file")
+	}
+	if _, failed := c.Stats(); failed != 0 {
+		t.Fatalf("%d failed moves counted", failed)
 	}
 }
