@@ -250,6 +250,9 @@ func (e *Engine) Handle(ctx context.Context, ev Event) []Effect {
 		if reason == "" {
 			reason = "failed"
 		}
+		if ev.Unreachable {
+			reason = FailureUnreachable + reason
+		}
 		e.onRecEnded(ctx, ev.Name, ev.Channel, reason, at)
 		if ev.Unreachable {
 			e.retryAfterResync(ev.Name)

@@ -178,6 +178,7 @@ type fakeStore struct {
 	nextID   int64
 	creates  int
 	seen     map[string]time.Time // OpenRows: best known time by call id or recording uuid
+	noAudio  map[string]bool      // OpenRecordings: recordings the PBX has no file for
 	// error injection
 	FailCreateCall, FailUpdateRec, FailCreateRec, FailPolicy bool
 }

@@ -37,7 +37,7 @@ func (s *fakeStore) OpenRecordings(context.Context) ([]OpenRecording, error) {
 			if t, ok := s.seen[r.UUID]; ok {
 				seen = t
 			}
-			out = append(out, OpenRecording{Row: r, Seen: seen})
+			out = append(out, OpenRecording{Row: r, Seen: seen, NoAudio: s.noAudio[r.UUID]})
 		}
 	}
 	return out, nil
@@ -121,6 +121,42 @@ func TestFirstSnapshotClosesRowsLeftOpen(t *testing.T) {
 		Recordings: []LiveRecording{{Name: keep, Channel: "A"}}})
 	if c := h.store.calls[h.store.nextID]; !c.End.IsZero() {
 		t.Errorf("a later snapshot closed a row: %+v", c)
+	}
+}
+
+// A run killed between asking the PBX for a recording and the PBX beginning
+// it leaves a row the PBX has no file for. The next run fails it (a stopped
+// row promises a file: the soak found one, "lost") and, the call still
+// going, records it under a new row.
+func TestFirstSnapshotFailsARowThePBXNeverBegan(t *testing.T) {
+	h := newHarness(t)
+	h.user("1001", func(u *User) { outInt(u); online(u) })
+	h.user("1002", nil)
+	internalCall(h) // the start was asked; no RecordingStarted came
+	never := h.one()
+	h.store.noAudio = map[string]bool{never.UUID: true}
+
+	h.e = h.newEngine()
+	h.wait(time.Second)
+	a, b := in("A", "L1", "1001"), in("B", "L1", "1002")
+	a.Answered, b.Answered = true, true
+	h.send(Snapshot{At: h.clock.Now(), Channels: []SnapshotChannel{{ChannelCreated: a, Bridge: "br1"}, {ChannelCreated: b, Bridge: "br1"}}})
+
+	var retried RecordingRow
+	for _, r := range h.recs() {
+		switch {
+		case r.UUID == never.UUID:
+			if r.State != recording.StateFailed || r.FailureReason != FailureNeverStarted || r.StopReason != "" || !r.End.Equal(never.Start) {
+				t.Errorf("row the PBX never began: %+v, want failed (%q) ending at its start", r, FailureNeverStarted)
+			}
+		case r.State == recording.StateRecording:
+			retried = r
+		default:
+			t.Errorf("unexpected recording %+v", r)
+		}
+	}
+	if retried.UUID == "" || !slices.Contains(starts(h), "A:"+retried.UUID) {
+		t.Errorf("the call is not recorded again: rows %+v, commands %v", h.recs(), h.pbx.ops(""))
 	}
 }
 

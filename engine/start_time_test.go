@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -82,8 +83,13 @@ func TestStartCutOffByTheLinkIsTriedAfterTheResync(t *testing.T) {
 		if unreachable {
 			want = 2
 		}
-		if rs := h.recs(); len(rs) != want {
+		rs := h.recs()
+		if len(rs) != want {
 			t.Fatalf("unreachable=%v: %d recordings after the re-sync, want %d: %+v", unreachable, len(rs), want, rs)
+		}
+		// The failed row says which it was (the index keeps it beside the retry).
+		if got := rs[0].FailureReason; (got == FailureUnreachable+"snoop: EOF") != unreachable || !strings.HasSuffix(got, "snoop: EOF") {
+			t.Errorf("unreachable=%v: failure reason %q", unreachable, got)
 		}
 	}
 }

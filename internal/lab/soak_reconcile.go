@@ -6,6 +6,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"github.com/callrecd/callrecd/engine"
 	"github.com/callrecd/callrecd/recording"
 	"os"
 	"path/filepath"
@@ -71,15 +72,16 @@ func (s *soak) agrees(v *indexView, by time.Time) (bool, string) {
 
 // callResult is what the reconciliation found for one call.
 type callResult struct {
-	Need     bool    // the call had to be recorded
-	Rows     int     // recording rows found
-	Lost     int     // recordings lost (no row, or a row without its file)
-	Doubled  int     // rows beyond the one recording
-	Open     int     // rows left live after the call ended
-	Refused  bool    // refused by the disk guard (storage below min_free)
-	Excused  string  // why no recording is acceptable
-	Expected float64 // seconds of audio expected
-	Audio    float64 // seconds of audio found
+	Need          bool    // the call had to be recorded
+	Rows          int     // recording rows found
+	Lost          int     // recordings lost (no row, or a row without its file)
+	Doubled       int     // rows beyond the one recording
+	Open          int     // rows left live after the call ended
+	Refused       bool    // refused by the disk guard (storage below min_free)
+	FailedByFault int     // failed rows of starts a fault cut off (see faultFailed)
+	Excused       string  // why no recording is acceptable
+	Expected      float64 // seconds of audio expected
+	Audio         float64 // seconds of audio found
 }
 
 // verifySettled reconciles the calls that ended at least 5 s ago (final: every call).
@@ -176,9 +178,12 @@ func (s *soak) verifyCall(c *soakCall, v *indexView) {
 			s.problem("%s: recording %s left %s after the call ended", name, r.UUID, r.State)
 		case r.State == string(recording.StateFailed):
 			why := deref(r.FailureReason)
-			if strings.Contains(why, "free") || strings.Contains(why, "storage") || strings.Contains(why, "disk") {
+			switch {
+			case strings.Contains(why, "free") || strings.Contains(why, "storage") || strings.Contains(why, "disk"):
 				res.Refused = true
-			} else if cc.Err == "" { // (a call the driver gave up on may end before its snoop)
+			case faultFailed(why, faults):
+				res.FailedByFault++ // the retry's row is checked like any other
+			case cc.Err == "": // (a call the driver gave up on may end before its snoop)
 				s.problem("%s: recording %s failed: %s", name, r.UUID, why)
 			}
 			continue
@@ -393,7 +398,56 @@ func (s *soak) checkRow(name string, c *soakCall, r apiRecording, faults []*Soak
 	if recording.StartedBy(r.StartedBy) != wantBy {
 		s.problem("%s: recording %s started_by %s, want %s", name, r.UUID, r.StartedBy, wantBy)
 	}
-	// stop reason: the call's own end, or pbx_lost where callrecd or the PBX was down then
+	want := expectedStop(c, faults)
+	sr := deref(r.StopReason)
+	if !slices.Contains(want, sr) {
+		s.problem("%s: recording %s stop_reason %q, want %s", name, r.UUID, sr, strings.Join(want, " or "))
+	}
+	// parties: who must be heard throughout, who must not be heard at all
+	if d < 2 {
+		return
+	}
+	var freqs []int
+	for _, p := range append(append([]string{}, c.always...), c.absent...) {
+		freqs = append(freqs, toneOf(p))
+	}
+	rep := w.Tones(freqs...)
+	judged, ok := partyWindow(c, parseAPITime(r.StartTime), w.Duration())
+	before := rep
+	if ok && judged < w.Duration() {
+		before = DetectTones(w.Mono()[:int(judged.Seconds()*float64(w.SampleRate))], w.SampleRate, freqs, ToneOptions{})
+	}
+	for _, p := range c.always {
+		if fr := before.Fraction(toneOf(p)); ok && fr < 0.5 {
+			s.problem("%s: recording %s: %s (%d Hz) audible in %.0f%% of its first %.1f s; %s", name, r.UUID, p, toneOf(p), 100*fr,
+				judged.Seconds(), before)
+		}
+	}
+	for _, p := range c.absent {
+		if sec := rep.Seconds(toneOf(p)); sec > 0.3 && len(faults) == 0 {
+			s.problem("%s: recording %s: %s (%d Hz) audible %.1f s, want none; %s", name, r.UUID, p, toneOf(p), sec, rep)
+		}
+	}
+}
+
+// faultFailed: a failed row's reason is one a fault the call met explains:
+// the PBX unreachable mid-request (a cut link or a PBX restart), or callrecd
+// killed between asking for the recording and the PBX beginning it.
+func faultFailed(why string, faults []*SoakFault) bool {
+	for _, f := range faults {
+		switch {
+		case strings.HasPrefix(why, engine.FailureUnreachable) && (f.Kind == FaultWSCut || f.Kind == FaultPBXRestart):
+			return true
+		case why == engine.FailureNeverStarted && f.Kind == FaultKill:
+			return true
+		}
+	}
+	return false
+}
+
+// expectedStop lists the stop reasons a call's recording may end with: the
+// call's own end, or pbx_lost where callrecd or the PBX was down then.
+func expectedStop(c *soakCall, faults []*SoakFault) []string {
 	hangup, lost := string(recording.StopHangup), string(recording.StopPBXLost)
 	want := []string{hangup}
 	if c.Kind == KindXferExternal {
@@ -405,36 +459,24 @@ func (s *soak) checkRow(name string, c *soakCall, r apiRecording, faults []*Soak
 			want = append(want, lost, hangup)
 		case c.Kind == KindXferExternal && transferMet(c, f) && f.Kind != FaultSQLiteBusy:
 			// callrecd blind (or the PBX gone) while only outsiders came to
-			// remain: the recording runs on to the hang-up
+			// remain: the recording runs on, to the re-sync or the hang-up
 			want = append(want, hangup, lost)
 		}
 	}
-	sr := deref(r.StopReason)
-	if !slices.Contains(want, sr) {
-		s.problem("%s: recording %s stop_reason %q, want %s", name, r.UUID, sr, strings.Join(want, " or "))
+	return want
+}
+
+// partyWindow is how much of a file (from its start) the parties who must
+// be heard throughout are judged on: all of it, but for a transfer out only
+// what came before the transfer began (the phone that transfers leaves; what
+// follows is dialling, then outsiders until callrecd stops, late if a fault
+// hid the moment). ok is false when too little of the file came before.
+func partyWindow(c *soakCall, rowStart time.Time, d time.Duration) (time.Duration, bool) {
+	if c.Kind != KindXferExternal || c.Transferred.IsZero() || rowStart.IsZero() {
+		return d, true
 	}
-	// a transfer out that the fault hid: the file runs on with outsiders only,
-	// so the phone that left is heard in less of it
-	overran := c.Kind == KindXferExternal && sr != string(recording.StopExternalToExternal)
-	// parties: who must be heard throughout, who must not be heard at all
-	if d < 2 {
-		return
-	}
-	var freqs []int
-	for _, p := range append(append([]string{}, c.always...), c.absent...) {
-		freqs = append(freqs, toneOf(p))
-	}
-	rep := w.Tones(freqs...)
-	for _, p := range c.always {
-		if fr := rep.Fraction(toneOf(p)); fr < 0.5 && !overran {
-			s.problem("%s: recording %s: %s (%d Hz) audible in %.0f%% of the file; %s", name, r.UUID, p, toneOf(p), 100*fr, rep)
-		}
-	}
-	for _, p := range c.absent {
-		if sec := rep.Seconds(toneOf(p)); sec > 0.3 && len(faults) == 0 {
-			s.problem("%s: recording %s: %s (%d Hz) audible %.1f s, want none; %s", name, r.UUID, p, toneOf(p), sec, rep)
-		}
-	}
+	before := c.Transferred.Sub(rowStart)
+	return min(before, d), before >= 2*time.Second
 }
 
 // transferMet: the fault's time (2 s either side) met the transfer, from

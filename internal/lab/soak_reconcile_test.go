@@ -1,8 +1,12 @@
 package lab
 
 import (
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/callrecd/callrecd/engine"
+	"github.com/callrecd/callrecd/recording"
 )
 
 // Audio a call misses is blamed on the fault its missing stretch falls in,
@@ -105,5 +109,89 @@ func TestBeyondTheAskedPause(t *testing.T) {
 	}
 	if got := beyond(span{at(1), at(4)}, span{}); len(got) != 1 {
 		t.Errorf("no asked pause: %v, want all of it", got)
+	}
+}
+
+// The stop reasons a recording may end with.
+func TestExpectedStop(t *testing.T) {
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	fault := func(kind string) *SoakFault { return &SoakFault{Kind: kind, Start: at(10), End: at(16)} }
+	e2e, hangup, lost := string(recording.StopExternalToExternal), string(recording.StopHangup), string(recording.StopPBXLost)
+	cases := []struct {
+		name   string
+		call   *soakCall
+		faults []*SoakFault
+		want   []string
+	}{
+		{"plain call", &soakCall{Kind: KindInternal, RecEnd: at(30)}, nil, []string{hangup}},
+		{"killed as it ended", &soakCall{Kind: KindInternal, RecEnd: at(16.5)}, []*SoakFault{fault(FaultKill)}, []string{hangup, lost, hangup}},
+		{"transfer out, no fault", &soakCall{Kind: KindXferExternal, Transferred: at(20), RecEnd: at(22)}, nil, []string{e2e}},
+		{"transfer out in a cut", &soakCall{Kind: KindXferExternal, Transferred: at(11), RecEnd: at(13)},
+			[]*SoakFault{fault(FaultWSCut)}, []string{e2e, hangup, lost}},
+		{"transfer out while the lock was held", &soakCall{Kind: KindXferExternal, Transferred: at(11), RecEnd: at(13)},
+			[]*SoakFault{fault(FaultSQLiteBusy)}, []string{e2e}},
+		{"transfer out long after a cut", &soakCall{Kind: KindXferExternal, Transferred: at(40), RecEnd: at(42)},
+			[]*SoakFault{fault(FaultWSCut)}, []string{e2e}},
+	}
+	for _, c := range cases {
+		if want := expectedStop(c.call, c.faults); !slices.Equal(want, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, want, c.want)
+		}
+	}
+}
+
+// The phones that must be heard throughout are judged, in a transfer out, on
+// what came before the transfer began: soak 9's call 1052 was answered in a
+// link cut, so its file began at the re-sync, and the dialling that followed
+// the transfer was two thirds of it (1002 heard in 34 %).
+func TestPartyWindow(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 14, 45, 12, 138e6, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	const d = 8600 * time.Millisecond
+	cases := []struct {
+		name   string
+		call   *soakCall
+		window time.Duration
+		ok     bool
+	}{
+		{"not a transfer out", &soakCall{Kind: KindInbound}, d, true},
+		{"transfer in", &soakCall{Kind: KindXferInternal, Transferred: at(3)}, d, true},
+		{"transfer out 3 s in", &soakCall{Kind: KindXferExternal, Transferred: at(3)}, 3 * time.Second, true},
+		{"transfer out before the file began", &soakCall{Kind: KindXferExternal, Transferred: at(-1)}, -time.Second, false},
+		{"transfer out 1.5 s in", &soakCall{Kind: KindXferExternal, Transferred: at(1.5)}, 1500 * time.Millisecond, false},
+		{"transfer out planned, never made", &soakCall{Kind: KindXferExternal}, d, true},
+	}
+	for _, c := range cases {
+		w, ok := partyWindow(c.call, t0, d)
+		if w != c.window || ok != c.ok {
+			t.Errorf("%s: %v %v, want %v %v", c.name, w, ok, c.window, c.ok)
+		}
+	}
+}
+
+// A failed row is a fault's doing only when its reason is the one that
+// fault leaves (soak 9: snoop requests cut by the link, a start killed
+// before the PBX began it).
+func TestFaultFailed(t *testing.T) {
+	cut, kill, busy := &SoakFault{Kind: FaultWSCut}, &SoakFault{Kind: FaultKill}, &SoakFault{Kind: FaultSQLiteBusy}
+	unreachable := engine.FailureUnreachable + "snoop: ARI POST /channels/pbx-1.80/snoop: EOF"
+	cases := []struct {
+		why    string
+		faults []*SoakFault
+		want   bool
+	}{
+		{unreachable, []*SoakFault{cut}, true},
+		{unreachable, []*SoakFault{{Kind: FaultPBXRestart}}, true},
+		{unreachable, []*SoakFault{busy}, false},
+		{unreachable, nil, false},
+		{engine.FailureNeverStarted, []*SoakFault{busy, kill}, true},
+		{engine.FailureNeverStarted, []*SoakFault{cut}, false},
+		{"snoop: ARI POST /channels/pbx-1.80/snoop: 404 Not Found", []*SoakFault{cut, kill}, false},
+	}
+	for _, c := range cases {
+		if got := faultFailed(c.why, c.faults); got != c.want {
+			t.Errorf("%q with %d faults: %v, want %v", c.why, len(c.faults), got, c.want)
+		}
 	}
 }

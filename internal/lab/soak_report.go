@@ -40,6 +40,10 @@ type SoakReport struct {
 	// down (or its link cut: listed in Problems); RefusedLowDisk: refused by the disk guard.
 	Excused        int `json:"excused"`
 	RefusedLowDisk int `json:"refused_low_disk"`
+	// FailedByFault: failed rows of starts a fault cut off (the PBX unreachable
+	// mid-request, or callrecd killed before the PBX began), each beside the
+	// row of the start tried again.
+	FailedByFault int `json:"failed_by_fault"`
 	// AudioMissing / AudioExtra: seconds, by fault kind, of the calls around each fault.
 	AudioMissing map[string]float64 `json:"audio_missing_s"`
 	AudioExtra   map[string]float64 `json:"audio_extra_s"`
@@ -139,6 +143,7 @@ func (s *soak) finish(ctx context.Context) *SoakReport {
 		if r.Refused {
 			rep.RefusedLowDisk++
 		}
+		rep.FailedByFault += r.FailedByFault
 	}
 	var recon []float64
 	for _, f := range s.faultList() {
@@ -289,7 +294,8 @@ func (r *SoakReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "  call mix:               %s\n", strings.Join(ck, ", "))
 	fmt.Fprintf(w, "  recordings:             expected %d, found %d; the PBX made %d\n", r.RecordingsExpected, r.RecordingsFound, r.PBXRecordings)
 	fmt.Fprintf(w, "  LOST %d   DOUBLED %d   LEFT OPEN %d\n", r.Lost, r.Doubled, r.LeftOpen)
-	fmt.Fprintf(w, "  not recorded, excused:  %d; refused below storage.min_free: %d\n", r.Excused, r.RefusedLowDisk)
+	fmt.Fprintf(w, "  not recorded, excused:  %d; refused below storage.min_free: %d; failed starts a fault cut off: %d\n",
+		r.Excused, r.RefusedLowDisk, r.FailedByFault)
 	fmt.Fprintf(w, "  audio missing / extra:  ")
 	for _, k := range kinds {
 		fmt.Fprintf(w, "%s %.1f/%.1f s  ", k, r.AudioMissing[k], r.AudioExtra[k])

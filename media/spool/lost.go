@@ -2,6 +2,8 @@ package spool
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -16,7 +18,8 @@ type SeenIndex struct {
 }
 
 // OpenRecordings passes through, each Seen moved to its spool file's last
-// write when that is later.
+// write when that is later, and NoAudio set where the spool has no file (the
+// PBX creates it as it begins recording).
 func (r SeenIndex) OpenRecordings(ctx context.Context) ([]engine.OpenRecording, error) {
 	out, err := r.Index.OpenRecordings(ctx)
 	if r.C.spool == "" {
@@ -24,8 +27,11 @@ func (r SeenIndex) OpenRecordings(ctx context.Context) ([]engine.OpenRecording, 
 	}
 	for i := range out {
 		fi, serr := os.Stat(filepath.Join(r.C.spool, out[i].Row.UUID+".wav"))
-		if serr == nil && fi.ModTime().After(out[i].Seen) {
+		switch {
+		case serr == nil && fi.ModTime().After(out[i].Seen):
 			out[i].Seen = fi.ModTime().UTC()
+		case errors.Is(serr, fs.ErrNotExist):
+			out[i].NoAudio = true
 		}
 	}
 	return out, err

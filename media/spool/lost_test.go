@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ type openRowsFake struct {
 }
 
 func (f openRowsFake) OpenRecordings(context.Context) ([]engine.OpenRecording, error) {
-	return f.recs, nil
+	return slices.Clone(f.recs), nil
 }
 
 // The spool file's last write is the best known time a lost recording ran.
@@ -40,5 +41,14 @@ func TestSeenIndexTakesTheSpoolFilesLastWrite(t *testing.T) {
 	}
 	if !got[0].Seen.Equal(mtime) || !got[1].Seen.Equal(start.Add(time.Second)) {
 		t.Errorf("seen %v / %v, want %v / %v", got[0].Seen, got[1].Seen, mtime, start.Add(time.Second))
+	}
+	// The PBX creates the file as it begins: none means it never began.
+	if got[0].NoAudio || !got[1].NoAudio {
+		t.Errorf("no audio %v / %v, want false / true", got[0].NoAudio, got[1].NoAudio)
+	}
+	// Without a spool folder (files on the PBX's host) nothing is known.
+	r.C = New("", t.TempDir(), nil, nil)
+	if got, _ = r.OpenRecordings(context.Background()); got[1].NoAudio {
+		t.Error("no audio claimed without a spool to look in")
 	}
 }
