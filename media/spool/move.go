@@ -153,7 +153,11 @@ func (c *Collector) locate(ctx context.Context, j *job) (string, error) {
 	if c.spool != "" {
 		src := filepath.Join(c.spool, j.row.UUID+".wav")
 		_, err := os.Lstat(src)
-		if err == nil || c.Remote == nil {
+		// A failed start has a file only if the PBX began it, and then
+		// the PBX wrote it here: asking its API for one would only fail
+		// (loudly, while the link is cut) for a file that never existed.
+		nothing := errors.Is(err, fs.ErrNotExist) && j.row.State == recording.StateFailed
+		if err == nil || c.Remote == nil || nothing {
 			return src, err
 		}
 	}

@@ -257,6 +257,16 @@ func TestCollectorLocalSpoolFirstThenRemote(t *testing.T) {
 	if s.pbx.gets != 2 {
 		t.Errorf("%d downloads, want 2 (the local file is not fetched)", s.pbx.gets)
 	}
+	// A failed start without a file in the spool has none anywhere: the
+	// PBX's API is not asked (soak 9: 21 errors "cannot fetch", each retried,
+	// for starts the cut link had failed).
+	failed := remoteRow("9b5d4f96-1a6e-4c7d-8f3b-0d3e5a6c7b8f")
+	failed.State = recording.StateFailed
+	s.c.Final(failed)
+	time.Sleep(100 * time.Millisecond)
+	if _, n := s.c.Stats(); s.pbx.gets != 2 || n != 1 {
+		t.Errorf("a failed start without a file: %d downloads (want 2), %d failures (want 1)", s.pbx.gets, n)
+	}
 }
 
 // After a crash the PBX still stores ended recordings: Recover lists them
