@@ -99,10 +99,8 @@ func (m Mover) Place(root, src, tenantUUID string, n recording.Name) (File, erro
 	if err != nil {
 		return File{}, err
 	}
-	if st, err := os.Lstat(src); err != nil {
+	if err := regularFile(src); err != nil {
 		return File{}, err
-	} else if !st.Mode().IsRegular() {
-		return File{}, fmt.Errorf("media: %s is not a regular file", src)
 	}
 	if err := m.makeDir(root, tenantUUID); err != nil {
 		return File{}, err
@@ -157,12 +155,19 @@ func Placed(root, tenantUUID string, n recording.Name) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
-	if st, err := os.Lstat(dst); err != nil {
+	if err := regularFile(dst); err != nil {
 		return File{}, err
-	} else if !st.Mode().IsRegular() {
-		return File{}, fmt.Errorf("media: %s is not a regular file", dst)
 	}
 	return inspectPlaced(dst)
+}
+
+// regularFile checks that path is a regular file, not following a symlink.
+func regularFile(path string) error {
+	st, err := os.Lstat(path)
+	if err == nil && !st.Mode().IsRegular() {
+		err = fmt.Errorf("media: %s is not a regular file", path)
+	}
+	return err
 }
 
 // inspectPlaced inspects a file in the layout, repairing once a WAV header
