@@ -32,6 +32,7 @@ type job struct {
 	placed   *media.File // in the layout
 	indexed  bool        // and in the index
 	fetched  bool        // it came from Remote: delete it there once indexed
+	listed   bool        // Remote listed it among the files it stores
 	attempt  int
 	lastSize int64 // a fetched file's size on the previous try
 }
@@ -156,7 +157,8 @@ func (c *Collector) locate(ctx context.Context, j *job) (string, error) {
 		// A failed start has a file only if the PBX began it, and then
 		// the PBX wrote it here: asking its API for one would only fail
 		// (loudly, while the link is cut) for a file that never existed.
-		nothing := errors.Is(err, fs.ErrNotExist) && j.row.State == recording.StateFailed
+		// Unless the PBX listed it: then this folder is not where it writes.
+		nothing := errors.Is(err, fs.ErrNotExist) && j.row.State == recording.StateFailed && !j.listed
 		if err == nil || c.Remote == nil || nothing {
 			return src, err
 		}

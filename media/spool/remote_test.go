@@ -297,3 +297,19 @@ func TestStoredRecordingsNotFoundIsErrNotExist(t *testing.T) {
 		t.Fatalf("err %v, want fs.ErrNotExist", err)
 	}
 }
+
+// A failed row whose file the PBX lists is fetched even though the spool
+// folder callrecd reads lacks it (then that folder is not where the PBX
+// writes): a failed start is skipped only when nothing says a file exists.
+func TestCollectorFetchesAListedFileOfAFailedRow(t *testing.T) {
+	s := newRemoteSite(t, t.TempDir())
+	id := "1d7f6b18-3c8a-4e9f-8b5d-2f5a7c8e9dab"
+	s.pbx.files[id] = wavBytes(t, 1)
+	row := remoteRow(id)
+	row.State = recording.StateFailed
+	if _, err := s.c.Recover(context.Background(), rowsIndex(map[string]engine.RecordingRow{id: row})); err != nil {
+		t.Fatal(err)
+	}
+	s.waitMoved(t, id)
+	s.waitDeleted(t, id)
+}

@@ -232,7 +232,7 @@ func (c *Collector) Recover(ctx context.Context, idx RecoveryIndex) (int, error)
 				names = append(names, e.Name()[:len(e.Name())-len(".wav")])
 			}
 		}
-		if n, err = c.recoverNames(ctx, names, idx); err != nil {
+		if n, err = c.recoverNames(ctx, names, idx, false); err != nil {
 			return n, err
 		}
 	}
@@ -266,7 +266,9 @@ type RecoveryIndex interface {
 	UnplacedRecordings(ctx context.Context, endedSince time.Time) ([]engine.RecordingRow, error)
 }
 
-func (c *Collector) recoverNames(ctx context.Context, names []string, idx RecoveryIndex) (int, error) {
+// recoverNames queues the ended recordings among names; listed says the
+// PBX's API listed them (it holds their files, whatever the spool shows).
+func (c *Collector) recoverNames(ctx context.Context, names []string, idx RecoveryIndex, listed bool) (int, error) {
 	n := 0
 	for _, uuid := range names {
 		if recording.ValidateUUID(uuid) != nil {
@@ -279,7 +281,7 @@ func (c *Collector) recoverNames(ctx context.Context, names []string, idx Recove
 		if !found || (row.State != recording.StateStopped && row.State != recording.StateFailed) {
 			continue
 		}
-		c.enqueue(job{row: row})
+		c.enqueue(job{row: row, listed: listed})
 		n++
 	}
 	if n > 0 {
@@ -294,7 +296,7 @@ func (c *Collector) recoverRemote(ctx context.Context, idx RecoveryIndex) {
 	for {
 		names, err := c.Remote.List(ctx)
 		if err == nil {
-			if _, err = c.recoverNames(ctx, names, idx); err == nil {
+			if _, err = c.recoverNames(ctx, names, idx, true); err == nil {
 				return
 			}
 		}
