@@ -294,28 +294,46 @@ func beyond(g, asked span) []span {
 	return out
 }
 
-// blame is the fault that overlaps the missing stretches most (a call often
-// overlaps several faults; the earliest is not always the one its audio
-// went missing in): its first one when none overlaps.
+// blame is the fault the missing stretches are most due to. A stretch that
+// begins within a fault's time (1 s either side) is that fault's doing,
+// however long it runs on: a *3 lost while callrecd was down leaves the rest
+// of the call unrecorded, and a later fault the call meets did not cause it
+// (soak 11 blamed a SQLite lock for two such calls). A stretch that begins
+// in no fault goes to the faults it overlaps, by overlap. A call often meets
+// several faults; with no stretch at all, its first one.
 func blame(faults []*SoakFault, gaps []span) *SoakFault {
-	best, most := faults[0], time.Duration(0)
-	for _, f := range faults {
-		end := f.End
-		if end.IsZero() {
-			end = time.Now()
+	score := make([]time.Duration, len(faults))
+	for _, g := range gaps {
+		if i := slices.IndexFunc(faults, func(f *SoakFault) bool { return overlap(span{g.from, g.from}, faultWindow(f)) >= 0 }); i >= 0 {
+			score[i] += g.to.Sub(g.from)
+			continue
 		}
-		var o time.Duration
-		for _, g := range gaps {
-			from, to := later(g.from, f.Start.Add(-time.Second)), earlier(g.to, end.Add(time.Second))
-			if to.After(from) {
-				o += to.Sub(from)
-			}
-		}
-		if o > most {
-			best, most = f, o
+		for i, f := range faults {
+			score[i] += max(overlap(g, faultWindow(f)), 0)
 		}
 	}
-	return best
+	best := 0
+	for i := range faults {
+		if score[i] > score[best] {
+			best = i
+		}
+	}
+	return faults[best]
+}
+
+// faultWindow is a fault's time, 1 s either side (a fault still going ends now).
+func faultWindow(f *SoakFault) span {
+	end := f.End
+	if end.IsZero() {
+		end = time.Now()
+	}
+	return span{f.Start.Add(-time.Second), end.Add(time.Second)}
+}
+
+// overlap is how long a and b share; negative when they are apart, zero
+// when they touch or one is an instant within the other.
+func overlap(a, b span) time.Duration {
+	return earlier(a.to, b.to).Sub(later(a.from, b.from))
 }
 
 func later(a, b time.Time) time.Time {

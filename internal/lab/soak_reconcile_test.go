@@ -9,9 +9,10 @@ import (
 	"github.com/callrecd/callrecd/recording"
 )
 
-// Audio a call misses is blamed on the fault its missing stretch falls in,
-// not on the earliest fault the call overlapped (a SQLite lock early in a
-// call does not get the seconds a later link cut took).
+// Audio a call misses is blamed on the fault its missing stretch begins in
+// (else the one it overlaps most), not on the earliest fault the call
+// overlapped (a SQLite lock early in a call does not get the seconds a later
+// link cut took, nor a later lock those of a *3 lost while callrecd was down).
 func TestMissingAudioIsBlamedOnTheFaultItFellIn(t *testing.T) {
 	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
@@ -43,7 +44,8 @@ func TestMissingAudioIsBlamedOnTheFaultItFellIn(t *testing.T) {
 		{"a hole in the middle, in the cut", []apiRecording{row(0, 20), row(24, 30)}, cut},
 		{"the start missing, callrecd down", []apiRecording{row(2.5, 30)}, kill},
 		{"the end missing, during the cut", []apiRecording{row(0, 21)}, cut},
-		{"nothing at all: the longest overlap", nil, cut},
+		{"nothing at all: the fault at the moment it had to start", nil, kill},
+		{"a hole from a moment without fault: the longest overlap", []apiRecording{row(0, 18.5), row(25.5, 30)}, cut},
 		{"paused past the asked pause (the *49 lost in the cut)", []apiRecording{pausedRow(0, 30, 12, 30)}, cut},
 	}
 	for _, c := range cases {
