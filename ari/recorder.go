@@ -278,8 +278,20 @@ func (r *recorder) resync(chans []Channel, live []LiveRecording, gone []string) 
 	}
 	var orphans []string
 	for _, ch := range chans {
-		if name, part, ok := parseSnoopID(ch.ID); ok && part == 0 && !liveNames[name] && !tracked[ch.ID] {
+		name, part, ok := parseSnoopID(ch.ID)
+		switch {
+		case !ok || liveNames[name] || tracked[ch.ID]:
+		case part == 0:
 			if rec := r.recs[name]; rec == nil || rec.part.snoop != ch.ID {
+				orphans = append(orphans, ch.ID)
+			}
+		default:
+			// A part's snoop that records nothing: an earlier run ended
+			// between stopping that part and deleting it. The next part of
+			// the recording (the engine may take it back) must not reuse
+			// its id.
+			if rec := r.recLocked(name); rec.part.snoop != ch.ID {
+				rec.parts = max(rec.parts, part)
 				orphans = append(orphans, ch.ID)
 			}
 		}
@@ -304,7 +316,7 @@ func (r *recorder) resync(chans []Channel, live []LiveRecording, gone []string) 
 		r.idle(name)
 	}
 	for _, id := range orphans {
-		r.pbx.log.Info("ARI: deleting a spare snoop left unused", "snoop", id)
+		r.pbx.log.Info("ARI: deleting a snoop left unused", "snoop", id)
 		r.enqueue("spare:"+id, func(ctx context.Context) { r.pbx.deleteChannel(ctx, id) })
 	}
 }

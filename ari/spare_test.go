@@ -207,3 +207,28 @@ func TestAdapterSparePreparedAfterStartIsNeverMade(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	waitRequests(t, f, snoop1, recordOn1)
 }
+
+// A part's snoop that records nothing (an earlier run ended between
+// stopping that part and deleting its snoop) is deleted at the re-sync, and
+// the recording's next part, which the engine may ask for when it takes the
+// recording back, does not reuse its id.
+func TestAdapterResyncDeletesALeftoverPartSnoopAndSkipsItsNumber(t *testing.T) {
+	f := newFakePBX(t)
+	f.addChannel(phone("c1", "1001"))
+	f.addChannel(Channel{ID: "callrecd-rec-7-2", Name: "Snoop/c1-00000007", State: "Up"})
+	a, h := startAdapter(t, f, nil)
+	h.waitFor(t, "snapshot", time.Second)
+	for i := 0; !slices.Contains(f.requests(), "DELETE /channels/callrecd-rec-7-2"); i++ {
+		if i > 300 {
+			t.Fatalf("leftover part snoop not deleted: %q", f.requests())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := a.StartRecording(context.Background(), "c1", "rec-7", "wav"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(t, "rec-started rec-7 on c1", 3*time.Second)
+	if !slices.Contains(f.requests(), snoopReq("c1", "rec-7", 3)) {
+		t.Fatalf("next part not numbered 3: %q", f.requests())
+	}
+}

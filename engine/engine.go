@@ -27,6 +27,13 @@ type Config struct {
 	// down to one live party then keeps its recording until that party
 	// hangs up too or is bridged again, instead of ending it at once.
 	TransfersLeaveLegAlone bool
+	// StartsAppend declares that a start on a recording whose file exists
+	// appends to it, whoever began the file (Asterisk: ifExists=append). A
+	// recording an earlier run left between two parts is then taken back
+	// after a restart (its next part appended); without it such a row is
+	// closed and the policy records the call anew (a fresh adapter would
+	// write the file over).
+	StartsAppend bool
 	// MayStart, if set, vetoes new recordings (the disk guard: storage
 	// below its free-space floor). It is called with the engine's lock held
 	// and must answer from a cache. A refused recording is failed with the
@@ -48,6 +55,7 @@ type Engine struct {
 	index    Index
 	prepares bool
 	loneLeg  bool // TransfersLeaveLegAlone
+	appends  bool // StartsAppend
 	mayStart func() error
 	clock    Clock
 	log      *slog.Logger
@@ -158,6 +166,7 @@ func New(cfg Config) (*Engine, error) {
 		index:    cfg.Index,
 		prepares: cfg.Prepares,
 		loneLeg:  cfg.TransfersLeaveLegAlone,
+		appends:  cfg.StartsAppend,
 		mayStart: cfg.MayStart,
 		clock:    cfg.Clock,
 		log:      cfg.Logger,

@@ -342,8 +342,11 @@ type harness struct {
 	prep  *preparingPBX // set by newPreparingHarness: the engine gets it as its PBX
 	// loneLeg: the engine is told TransfersLeaveLegAlone (FreeSWITCH).
 	loneLeg bool
-	rowIDs  map[RowKey]int64
-	fx      []Effect // the effects applied so far
+	// noAppend: the PBX's start does not append to an existing file
+	// (engine.Config.StartsAppend false, FreeSWITCH).
+	noAppend bool
+	rowIDs   map[RowKey]int64
+	fx       []Effect // the effects applied so far
 	// apply holds it from the engine's decision to its last write, as the
 	// executor does, so concurrent requests apply in the order decided.
 	applyMu sync.Mutex
@@ -385,7 +388,7 @@ func (h *harness) newEngine() *Engine {
 	h.rowIDs = map[RowKey]int64{}
 	e, err := New(Config{
 		Settings: h.store, Index: h.store, Clock: h.clock, Prepares: h.prep != nil, MayStart: h.mayStart,
-		TransfersLeaveLegAlone: h.loneLeg,
+		TransfersLeaveLegAlone: h.loneLeg, StartsAppend: !h.noAppend,
 		NewID: func() string {
 			h.ids++
 			return fmt.Sprintf("00000000-0000-4000-8000-%012d", h.ids)

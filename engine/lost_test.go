@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,6 +158,56 @@ func TestFirstSnapshotFailsARowThePBXNeverBegan(t *testing.T) {
 	}
 	if retried.UUID == "" || !slices.Contains(starts(h), "A:"+retried.UUID) {
 		t.Errorf("the call is not recorded again: rows %+v, commands %v", h.recs(), h.pbx.ops(""))
+	}
+}
+
+// A run killed between two parts of a recording (it stopped the part on a
+// leg gone deaf, a transfer's, and had not started the next) leaves the row
+// recording, the call up and nothing live on the PBX. The next run takes the
+// row back and starts its next part under the same name (appended to the
+// file): soak 12's call 1190 was closed pbx_lost and its last 7 s were not
+// recorded.
+func TestFirstSnapshotTakesBackARecordingLeftBetweenTwoParts(t *testing.T) {
+	h := newHarness(t)
+	h.user("1001", func(u *User) { outInt(u); online(u) })
+	h.user("1002", nil)
+	internalCall(h)
+	between := h.one()
+	h.send(RecordingStarted{Name: between.UUID, Channel: "A"})
+
+	h.e = h.newEngine()
+	h.wait(time.Second)
+	a, b := in("A", "L1", "1001"), in("B", "L1", "1002")
+	a.Answered, b.Answered = true, true
+	h.send(Snapshot{At: h.clock.Now(), Channels: []SnapshotChannel{{ChannelCreated: a, Bridge: "br1"}, {ChannelCreated: b, Bridge: "br1"}}})
+
+	r := h.one()
+	if r.UUID != between.UUID || r.State != recording.StateRecording || !r.End.IsZero() {
+		t.Fatalf("row %+v, want %s still recording", r, between.UUID)
+	}
+	got := starts(h)
+	if n := len(got); n < 2 || !strings.HasSuffix(got[n-1], ":"+between.UUID) {
+		t.Fatalf("starts %v: want the next part of %s", got, between.UUID)
+	}
+	// The part it asked for starts: the recording goes on, one row.
+	h.send(RecordingStarted{Name: between.UUID, Channel: strings.TrimSuffix(got[len(got)-1], ":"+between.UUID)})
+	h.send(Hangup{Channel: "A"}, Hangup{Channel: "B"})
+	r = h.one()
+	wantStop(t, r, recording.StopHangup)
+
+	// Where a start would write the file over (no StartsAppend), the row is
+	// closed and the call recorded anew, as before.
+	h = newHarness(t)
+	h.noAppend = true
+	h.user("1001", func(u *User) { outInt(u); online(u) })
+	h.user("1002", nil)
+	internalCall(h)
+	h.send(RecordingStarted{Name: h.one().UUID, Channel: "A"})
+	h.e = h.newEngine()
+	h.wait(time.Second)
+	h.send(Snapshot{At: h.clock.Now(), Channels: []SnapshotChannel{{ChannelCreated: a, Bridge: "br1"}, {ChannelCreated: b, Bridge: "br1"}}})
+	if rs := h.recs(); len(rs) != 2 || rs[0].StopReason != recording.StopPBXLost || rs[1].State != recording.StateRecording {
+		t.Fatalf("without StartsAppend: %+v, want the old row pbx_lost and a new one", rs)
 	}
 }
 

@@ -19,6 +19,8 @@ import (
 //     index; an active recording the PBX
 //     no longer has, on a call that still exists, is stopped with
 //     stop_reason pbx_lost (the policy may then start a new one);
+//   - at the first snapshot, a row an earlier run left between two parts
+//     of a call still up is taken back (takeBackBetweenParts);
 //   - finally every call is evaluated again;
 //   - at the first snapshot only, rows an earlier run left open that the
 //     engine does not hold now are closed (see closeLost).
@@ -128,6 +130,9 @@ func (e *Engine) onSnapshot(ctx context.Context, ev Snapshot, at time.Time) {
 		e.recs[lr.Name] = r
 		e.adopt(r, lr)
 	}
+	if !e.synced && e.appends {
+		e.takeBackBetweenParts(idx)
+	}
 	e.frozen = false
 	var calls []*call
 	for id, c := range e.calls {
@@ -146,6 +151,33 @@ func (e *Engine) onSnapshot(ctx context.Context, ev Snapshot, at time.Time) {
 	if !e.synced {
 		e.synced = true
 		e.closeLost(idx, at)
+	}
+}
+
+// takeBackBetweenParts binds the rows an earlier run left recording or
+// paused on a call that is still up but with nothing live on the PBX: that
+// run ended between two parts (stopping the part on a leg that went deaf,
+// before starting the next). The final evaluation re-arms a recording one
+// (the next part appends to the same file); a paused one is re-armed when
+// it is resumed. A row the PBX has no file for never began: closeLost
+// fails it, and the call is recorded anew. Only where a start appends
+// (Config.StartsAppend).
+func (e *Engine) takeBackBetweenParts(idx *indexView) {
+	byID := map[int64]*call{}
+	for id, c := range e.calls {
+		if id == c.pbxID && c.row.ID != 0 {
+			byID[c.row.ID] = c
+		}
+	}
+	for _, o := range idx.open {
+		c := byID[o.Row.CallID]
+		if e.recs[o.Row.UUID] != nil || o.NoAudio || c == nil || c.ended || c.active() != nil || c.partyCount() == 0 {
+			continue
+		}
+		e.log.Info("engine: taking back a recording an earlier run left between two parts", "recording", o.Row.UUID)
+		r := &rec{row: o.Row, rowStored: true, key: c.key, call: c, legDead: true, confirmed: true}
+		c.recs = append(c.recs, r)
+		e.recs[o.Row.UUID] = r
 	}
 }
 

@@ -47,7 +47,7 @@ func newAsteriskLink(cfg config.Config, root string, s *store.Store, opts Option
 	coll.Idle, coll.Forget = adapter.Idle, adapter.Forget
 	adapter.OnIdle = coll.PBXIdle
 	l := &asteriskLink{adapter: adapter, collector: coll, store: s, log: plog}
-	return linkParts{link: l, pbx: adapter, preparer: adapter, final: coll.Final, ari: adapter,
+	return linkParts{link: l, pbx: adapter, preparer: adapter, final: coll.Final, ari: adapter, startsAppend: true,
 		index: spool.SeenIndex{Index: store.ForEngine{S: s}, C: coll}}
 }
 

@@ -159,8 +159,8 @@ func Build(ctx context.Context, cfg config.Config, opts Options) (_ *System, err
 		return nil, fmt.Errorf("pbx.type %q: must be asterisk or freeswitch", cfg.PBX.Type)
 	}
 	sys.Engine, err = engine.New(engine.Config{Settings: fe, Index: parts.index, Prepares: parts.preparer != nil,
-		TransfersLeaveLegAlone: parts.transfersLeaveLegAlone,
-		MayStart:               guard.MayStart, Clock: opts.Clock, Logger: log.With("component", "engine")})
+		TransfersLeaveLegAlone: parts.transfersLeaveLegAlone, StartsAppend: parts.startsAppend,
+		MayStart: guard.MayStart, Clock: opts.Clock, Logger: log.With("component", "engine")})
 	if err != nil {
 		return nil, err
 	}
@@ -214,8 +214,10 @@ type linkParts struct {
 	final    func(engine.RecordingRow)
 	ari      *ari.Adapter // the Asterisk adapter, for System.ARI
 	esl      *esl.Adapter // the FreeSWITCH adapter, for System.ESL
-	// transfersLeaveLegAlone: see engine.Config (FreeSWITCH).
+	// transfersLeaveLegAlone, startsAppend: see engine.Config (FreeSWITCH,
+	// Asterisk).
 	transfersLeaveLegAlone bool
+	startsAppend           bool
 }
 
 // firstContexts maps each tenant to its first Asterisk context (the
