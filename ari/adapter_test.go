@@ -356,3 +356,30 @@ func TestAdapterStartCutOffIsUnreachable(t *testing.T) {
 		t.Errorf("failure %+v: a cut-off request must say the PBX was unreachable", f)
 	}
 }
+
+// The re-sync reads the channels after the recordings: a call that hangs up
+// while the re-sync reads ends its recording first, and channels read
+// before would still show it up, its recording gone ("lost by the PBX": a
+// pbx_lost row and a new start on a channel already gone, soak 13).
+func TestAdapterResyncReadsChannelsAfterRecordings(t *testing.T) {
+	f := newFakePBX(t)
+	f.addChannel(phone("c1", "1001"))
+	f.addChannel(phone("c2", "1002"))
+	f.addChannel(Channel{ID: "callrecd-rec-5-1", Name: "Snoop/c1-00000005", State: "Up"})
+	f.bridges = []Bridge{{ID: "b1", Channels: []string{"c1", "c2"}}}
+	f.block = func(r *http.Request) {
+		if r.URL.Path == "/ari/recordings/live/rec-5" { // the call hangs up as its recording is read
+			f.mu.Lock()
+			delete(f.channels, "c1")
+			delete(f.channels, "c2")
+			delete(f.channels, "callrecd-rec-5-1")
+			f.bridges = nil
+			f.mu.Unlock()
+		}
+	}
+	_, h := startAdapter(t, f, nil)
+	ev, _ := h.waitFor(t, "snapshot", time.Second)
+	if snap := ev.(engine.Snapshot); len(snap.Channels) != 0 || len(snap.Recordings) != 0 {
+		t.Fatalf("snapshot %+v: want the call gone with its recording", snap)
+	}
+}

@@ -162,19 +162,21 @@ func (s *session) onConnect(ctx context.Context) {
 	s.stream.Inject(Event{Type: resyncType, sync: data})
 }
 
-// readState reads channels, bridges and every recording callrecd may have
-// live (those the recorder knows, and those its snoops show), and brings
-// the recorder's view in line.
+// readState reads every recording callrecd may have live (those the
+// recorder knows, and those its snoops show), then channels and bridges,
+// and brings the recorder's view in line. The channels are read again after
+// the recordings: a call hanging up during the read ends its recording
+// first, and channels read before would show it still up with its
+// recording gone, which reads as a recording the PBX lost (soak 13: a
+// pbx_lost row and a new start refused with 404).
 func (s *session) readState(ctx context.Context) (*resyncData, error) {
 	d := &resyncData{at: time.Now()}
-	if err := s.rest.Do(ctx, http.MethodGet, "/channels", nil, nil, &d.chans); err != nil {
-		return nil, err
-	}
-	if err := s.rest.Do(ctx, http.MethodGet, "/bridges", nil, nil, &d.bridges); err != nil {
+	var before []Channel
+	if err := s.rest.Do(ctx, http.MethodGet, "/channels", nil, nil, &before); err != nil {
 		return nil, err
 	}
 	names := s.rec.withPart()
-	for _, ch := range d.chans {
+	for _, ch := range before {
 		if name, _, ok := parseSnoopID(ch.ID); ok {
 			names[name] = true
 		}
@@ -191,6 +193,12 @@ func (s *session) readState(ctx context.Context) (*resyncData, error) {
 		default:
 			return nil, err
 		}
+	}
+	if err := s.rest.Do(ctx, http.MethodGet, "/channels", nil, nil, &d.chans); err != nil {
+		return nil, err
+	}
+	if err := s.rest.Do(ctx, http.MethodGet, "/bridges", nil, nil, &d.bridges); err != nil {
+		return nil, err
 	}
 	s.rec.resync(d.chans, d.live, gone)
 	return d, nil
