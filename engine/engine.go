@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
 // Config wires an Engine. Settings and Index are required; the rest is
@@ -260,7 +262,7 @@ func (e *Engine) Handle(ctx context.Context, ev Event) []Effect {
 			reason = "failed"
 		}
 		if ev.Unreachable {
-			reason = FailureUnreachable + reason
+			reason = recording.FailureUnreachable + reason
 		}
 		e.onRecEnded(ctx, ev.Name, ev.Channel, reason, at)
 		if ev.Unreachable {

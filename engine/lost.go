@@ -81,21 +81,12 @@ func (e *Engine) readIndex(ctx context.Context, snap Snapshot) *indexView {
 	return v
 }
 
-// FailureUnreachable starts the failure of a start the PBX could not be
-// reached for (the link was cut mid-request): not a refusal. A policy's
-// recording is tried again, under a new row, once the link is back.
-const FailureUnreachable = "the PBX could not be reached: "
-
-// FailureNeverStarted is the failure of a row an earlier run left open for a
-// recording the PBX never began (that run ended between asking and the start).
-const FailureNeverStarted = "callrecd stopped before the PBX began the recording (the PBX has no file for it)"
-
 // closeLost runs once, at the end of the engine's first snapshot: it closes
 // the rows an earlier run left open that this engine neither adopted nor
 // found (the previous run ended before the call did, and the call ended
 // while nobody listened): recordings stopped with stop_reason pbx_lost (or
-// failed, when the PBX has no file for them), calls ended, both at the best known time (Seen, never after the
-// snapshot). Rows it holds are left alone.
+// failed, when the PBX has no file for them), calls ended, both at the best
+// known time (Seen, never after the snapshot). Rows it holds are left alone.
 func (e *Engine) closeLost(idx *indexView, at time.Time) {
 	// Held: by row id, or by PBX call id for a row whose id is unknown;
 	// rows this snapshot already wrote (the index was read before it) count
@@ -137,7 +128,7 @@ func (e *Engine) closeLost(idx *indexView, at time.Time) {
 		r.State, r.StopReason, r.End = recording.StateStopped, recording.StopPBXLost, end
 		if o.NoAudio {
 			// Nothing was recorded: a stopped row would promise a file.
-			r.State, r.StopReason, r.FailureReason = recording.StateFailed, "", FailureNeverStarted
+			r.State, r.StopReason, r.FailureReason = recording.StateFailed, "", recording.FailureNeverStarted
 		}
 		e.fx = append(e.fx, WriteRecording{Row: r}, RecordingFinal{Row: r})
 		nrec++

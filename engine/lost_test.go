@@ -147,8 +147,8 @@ func TestFirstSnapshotFailsARowThePBXNeverBegan(t *testing.T) {
 	for _, r := range h.recs() {
 		switch {
 		case r.UUID == never.UUID:
-			if r.State != recording.StateFailed || r.FailureReason != FailureNeverStarted || r.StopReason != "" || !r.End.Equal(never.Start) {
-				t.Errorf("row the PBX never began: %+v, want failed (%q) ending at its start", r, FailureNeverStarted)
+			if r.State != recording.StateFailed || r.FailureReason != recording.FailureNeverStarted || r.StopReason != "" || !r.End.Equal(never.Start) {
+				t.Errorf("row the PBX never began: %+v, want failed (%q) ending at its start", r, recording.FailureNeverStarted)
 			}
 		case r.State == recording.StateRecording:
 			retried = r

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callrecd/callrecd/recording"
 )
 
 // A recording's row starts when the PBX starts writing its file: under
@@ -88,7 +90,7 @@ func TestStartCutOffByTheLinkIsTriedAfterTheResync(t *testing.T) {
 			t.Fatalf("unreachable=%v: %d recordings after the re-sync, want %d: %+v", unreachable, len(rs), want, rs)
 		}
 		// The failed row says which it was (the index keeps it beside the retry).
-		if got := rs[0].FailureReason; (got == FailureUnreachable+"snoop: EOF") != unreachable || !strings.HasSuffix(got, "snoop: EOF") {
+		if got := rs[0].FailureReason; (got == recording.FailureUnreachable+"snoop: EOF") != unreachable || !strings.HasSuffix(got, "snoop: EOF") {
 			t.Errorf("unreachable=%v: failure reason %q", unreachable, got)
 		}
 	}

@@ -110,6 +110,19 @@ const (
 	StopFailed StopReason = "failed"
 )
 
+// Failure reasons callrecd gives a failed row itself (the PBX's own errors
+// are kept as they come).
+const (
+	// FailureUnreachable starts the reason of a start the PBX could not be
+	// reached for (the link was cut mid-request): not a refusal. A policy's
+	// recording is tried again, under a new row, once the link is back.
+	FailureUnreachable = "the PBX could not be reached: "
+	// FailureNeverStarted: an earlier run left the row open for a
+	// recording the PBX never began (that run ended between asking and the
+	// start).
+	FailureNeverStarted = "callrecd stopped before the PBX began the recording (the PBX has no file for it)"
+)
+
 // StopReasons lists every stop reason.
 func StopReasons() []StopReason {
 	return []StopReason{StopHangup, StopDTMF, StopAPI, StopSIPMessage, StopExternalToExternal, StopPBXLost, StopFailed}

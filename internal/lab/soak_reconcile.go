@@ -6,7 +6,6 @@ package lab
 import (
 	"context"
 	"fmt"
-	"github.com/callrecd/callrecd/engine"
 	"github.com/callrecd/callrecd/recording"
 	"os"
 	"path/filepath"
@@ -348,9 +347,9 @@ func (s *soak) checkRow(name string, c *soakCall, r apiRecording, faults []*Soak
 func faultFailed(why string, faults []*SoakFault) bool {
 	for _, f := range faults {
 		switch {
-		case strings.HasPrefix(why, engine.FailureUnreachable) && (f.Kind == FaultWSCut || f.Kind == FaultPBXRestart):
+		case strings.HasPrefix(why, recording.FailureUnreachable) && (f.Kind == FaultWSCut || f.Kind == FaultPBXRestart):
 			return true
-		case why == engine.FailureNeverStarted && f.Kind == FaultKill:
+		case why == recording.FailureNeverStarted && f.Kind == FaultKill:
 			return true
 		}
 	}

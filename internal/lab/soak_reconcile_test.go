@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callrecd/callrecd/engine"
 	"github.com/callrecd/callrecd/recording"
 )
 
@@ -177,7 +176,7 @@ func TestPartyWindow(t *testing.T) {
 // before the PBX began it).
 func TestFaultFailed(t *testing.T) {
 	cut, kill, busy := &SoakFault{Kind: FaultWSCut}, &SoakFault{Kind: FaultKill}, &SoakFault{Kind: FaultSQLiteBusy}
-	unreachable := engine.FailureUnreachable + "snoop: ARI POST /channels/pbx-1.80/snoop: EOF"
+	unreachable := recording.FailureUnreachable + "snoop: ARI POST /channels/pbx-1.80/snoop: EOF"
 	cases := []struct {
 		why    string
 		faults []*SoakFault
@@ -187,8 +186,8 @@ func TestFaultFailed(t *testing.T) {
 		{unreachable, []*SoakFault{{Kind: FaultPBXRestart}}, true},
 		{unreachable, []*SoakFault{busy}, false},
 		{unreachable, nil, false},
-		{engine.FailureNeverStarted, []*SoakFault{busy, kill}, true},
-		{engine.FailureNeverStarted, []*SoakFault{cut}, false},
+		{recording.FailureNeverStarted, []*SoakFault{busy, kill}, true},
+		{recording.FailureNeverStarted, []*SoakFault{cut}, false},
 		{"snoop: ARI POST /channels/pbx-1.80/snoop: 404 Not Found", []*SoakFault{cut, kill}, false},
 	}
 	for _, c := range cases {
