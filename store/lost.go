@@ -61,19 +61,13 @@ func (f ForEngine) OpenCalls(ctx context.Context) ([]engine.OpenCall, error) {
 // (not deleted), each with the latest time it is known to have been
 // running: its start or its last pause boundary.
 func (f ForEngine) OpenRecordings(ctx context.Context) ([]engine.OpenRecording, error) {
-	rows, err := f.S.q.QueryContext(ctx, `SELECT `+recordingColumns+` FROM recordings
-		WHERE state IN ('pending', 'recording', 'paused') AND deleted = 0 ORDER BY start_at`)
+	recs, err := queryList(ctx, f.S.q, "open recordings", scanRecording, `SELECT `+recordingColumns+`
+		FROM recordings WHERE state IN ('pending', 'recording', 'paused') AND deleted = 0 ORDER BY start_at`)
 	if err != nil {
-		return nil, classify("open recordings", err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []engine.OpenRecording
-	for rows.Next() {
-		r, err := scanRecording(rows)
-		if err != nil {
-			return nil, classify("open recordings", err)
-		}
-		row := engineRecording(r)
+	out := make([]engine.OpenRecording, 0, len(recs))
+	for _, r := range recs {
 		seen := r.Start
 		for _, p := range r.PausedIntervals {
 			if p.Start.After(seen) {
@@ -83,10 +77,7 @@ func (f ForEngine) OpenRecordings(ctx context.Context) ([]engine.OpenRecording, 
 				seen = *p.End
 			}
 		}
-		out = append(out, engine.OpenRecording{Row: row, Seen: seen})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, classify("open recordings", err)
+		out = append(out, engine.OpenRecording{Row: engineRecording(r), Seen: seen})
 	}
 	return out, nil
 }
@@ -95,22 +86,14 @@ func (f ForEngine) OpenRecordings(ctx context.Context) ([]engine.OpenRecording, 
 // no file in the index (not deleted): a run that ended between placing a
 // file and indexing it leaves such a row, its file in the layout.
 func (f ForEngine) UnplacedRecordings(ctx context.Context, endedSince time.Time) ([]engine.RecordingRow, error) {
-	rows, err := f.S.q.QueryContext(ctx, `SELECT `+recordingColumns+` FROM recordings
-		WHERE state = 'stopped' AND sha256 = '' AND deleted = 0 AND end_at >= ? ORDER BY end_at`, micros(endedSince))
+	recs, err := queryList(ctx, f.S.q, "unplaced recordings", scanRecording, `SELECT `+recordingColumns+`
+		FROM recordings WHERE state = 'stopped' AND sha256 = '' AND deleted = 0 AND end_at >= ? ORDER BY end_at`, micros(endedSince))
 	if err != nil {
-		return nil, classify("unplaced recordings", err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []engine.RecordingRow
-	for rows.Next() {
-		r, err := scanRecording(rows)
-		if err != nil {
-			return nil, classify("unplaced recordings", err)
-		}
+	out := make([]engine.RecordingRow, 0, len(recs))
+	for _, r := range recs {
 		out = append(out, engineRecording(r))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, classify("unplaced recordings", err)
 	}
 	return out, nil
 }

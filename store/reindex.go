@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/callrecd/callrecd/media"
 	"github.com/callrecd/callrecd/recording"
@@ -64,27 +63,18 @@ func (s *Store) IndexedRecordings(ctx context.Context, q media.IndexQuery) ([]me
 	if q.SkipLive {
 		where = append(where, "state NOT IN ('pending', 'recording', 'paused')")
 	}
-	rows, err := s.q.QueryContext(ctx, `SELECT `+recordingColumns+` FROM recordings`+whereClause(where)+
+	recs, err := queryList(ctx, s.q, "indexed recordings", scanRecording, `SELECT `+recordingColumns+` FROM recordings`+whereClause(where)+
 		` ORDER BY uuid LIMIT ?`, append(args, q.Limit)...)
 	if err != nil {
-		return nil, classify("indexed recordings", err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []media.Indexed
-	for rows.Next() {
-		r, err := scanRecording(rows)
-		if err != nil {
-			return nil, classify("indexed recordings", err)
-		}
-		var end time.Time
-		if r.End != nil {
-			end = *r.End
-		}
-		out = append(out, media.Indexed{UUID: r.UUID, Tenant: r.TenantUUID, CallID: r.CallID, Start: r.Start, End: end,
+	out := make([]media.Indexed, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, media.Indexed{UUID: r.UUID, Tenant: r.TenantUUID, CallID: r.CallID, Start: r.Start, End: valueTime(r.End),
 			Filename: r.Filename, Format: recording.Format(r.Format), Size: r.Size, SHA256: r.SHA256,
 			Duration: r.Duration, State: recording.State(r.State), Deleted: r.Deleted})
 	}
-	return out, classify("indexed recordings", rows.Err())
+	return out, nil
 }
 
 // AdoptRecording indexes a file found in the layout without a row. If the
