@@ -140,3 +140,121 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Two crash windows of `callrecd serve`, staged on a real call around a
+// SIGKILL (soak 9 and soak 8 found them):
+//   - killed between asking Asterisk for a recording and Asterisk beginning
+//     it: the row is open and the spool has no file. The next run fails it
+//     (recording.FailureNeverStarted) instead of closing it stopped, which
+//     promised a file that never existed; the call's real recording is
+//     adopted, one recording, not two;
+//   - killed between moving a file into the layout and indexing it: the row
+//     is stopped without a file and the spool has none. The next run finds
+//     the file in the layout and indexes it.
+func TestServeRecoversWhatAKillBetweenTwoStepsLeft(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := lab.CheckUp(ctx); err != nil {
+		t.Fatalf("the Asterisk lab is not up (scripts/asterisk-lab up): %v", err)
+	}
+	dir := t.TempDir()
+	cfg := lab.CallrecdConfig{Bin: buildCallrecd(t), Dir: dir, Import: "../testdata/import.example.yaml"}
+	first, err := lab.StartCallrecd(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(dir, "callrecd.log"))
+			t.Logf("callrecd log:\n%s", log)
+		}
+	}()
+	drv, err := lab.NewDriver(ctx, lab.DefaultDriverConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drv.Close()
+	carrier, err := drv.CallFromCarrier(ctx, "+4915112345678", "49305551001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := drv.Incoming(ctx, "1001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.WaitUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenCurrent(ctx, first.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var real store.Recording
+	eventually(t, 5*time.Second, "the recording row", func() bool {
+		rs, err := st.ListRecordings(ctx, store.RecordingFilter{Tenant: lab.DemoTenant})
+		if err != nil || len(rs) != 1 || rs[0].State != string(recording.StateRecording) {
+			return false
+		}
+		real = rs[0]
+		return true
+	})
+
+	// The first window: the killed run had asked for a second recording of
+	// this call (its row written, the PBX not begun).
+	first.Kill()
+	never := store.Recording{UUID: "7d0c5b1e-9a4f-4c2d-8e6b-3f1a2c4d5e6f", CallID: real.CallID, TenantUUID: lab.DemoTenant,
+		Start: time.Now().UTC(), Filename: "never.wav", Format: string(recording.WAV), State: string(recording.StateRecording),
+		StartedBy: string(recording.ByAPI)}
+	if err := st.CreateRecording(ctx, never); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Import = ""
+	second, err := lab.StartCallrecd(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the row the PBX never began failed", func() bool {
+		r, err := st.GetRecording(ctx, lab.DemoTenant, never.UUID)
+		return err == nil && r.State == string(recording.StateFailed) && r.FailureReason == recording.FailureNeverStarted
+	})
+	if r, err := st.GetRecording(ctx, lab.DemoTenant, real.UUID); err != nil || r.State != string(recording.StateRecording) {
+		t.Fatalf("the call's recording after the restart: %+v, %v (want it adopted, still recording)", r, err)
+	}
+	if err := carrier.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the recording stopped with its file", func() bool {
+		r, err := st.GetRecording(ctx, lab.DemoTenant, real.UUID)
+		if err == nil {
+			real = r
+		}
+		return err == nil && r.State == string(recording.StateStopped) && r.SHA256 != ""
+	})
+	if err := second.Stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	// The second window: as if the run had died after placing the file and
+	// before indexing it (what the index held before SetRecordingFile).
+	placed := real
+	if err := st.SetRecordingFile(ctx, real.UUID, store.FileInfo{Filename: real.Filename, Format: real.Format}); err != nil {
+		t.Fatal(err)
+	}
+	third, err := lab.StartCallrecd(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Stop(10 * time.Second)
+	eventually(t, 10*time.Second, "the placed file indexed again", func() bool {
+		r, err := st.GetRecording(ctx, lab.DemoTenant, real.UUID)
+		if err == nil {
+			real = r
+		}
+		return err == nil && r.SHA256 != ""
+	})
+	if real.SHA256 != placed.SHA256 || real.Size != placed.Size || real.Filename != placed.Filename {
+		t.Fatalf("indexed %s (%d bytes, %s), want the placed file %s (%d bytes, %s)",
+			real.Filename, real.Size, real.SHA256, placed.Filename, placed.Size, placed.SHA256)
+	}
+}
