@@ -317,6 +317,6 @@ func (r *recorder) resync(chans []Channel, live []LiveRecording, gone []string) 
 	}
 	for _, id := range orphans {
 		r.pbx.log.Info("ARI: deleting a snoop left unused", "snoop", id)
-		r.enqueue("spare:"+id, func(ctx context.Context) { r.pbx.deleteChannel(ctx, id) })
+		r.enqueue("orphan:"+id, func(ctx context.Context) { r.pbx.deleteChannel(ctx, id) })
 	}
 }
