@@ -63,6 +63,7 @@ type Adapter struct {
 	mu      sync.Mutex
 	client  *Client // the live connection, nil while down
 	resyncs int
+	synced  bool // this connection's re-sync was handed to the engine
 
 	reconnects atomic.Int64
 }
@@ -124,7 +125,8 @@ func (a *Adapter) Connected() bool {
 }
 
 // Ready is nil once connected and the re-sync of this connection was handed
-// to the engine.
+// to the engine: while a reconnect re-syncs, the engine's view is older
+// than FreeSWITCH's.
 func (a *Adapter) Ready() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -133,6 +135,8 @@ func (a *Adapter) Ready() error {
 		return errors.New("disconnected from FreeSWITCH")
 	case a.resyncs == 0:
 		return errors.New("connected to FreeSWITCH, first re-sync not done yet")
+	case !a.synced:
+		return errors.New("reconnected to FreeSWITCH, re-sync not done yet")
 	}
 	return nil
 }
@@ -219,11 +223,11 @@ func (a *Adapter) session(ctx context.Context, h Handler) error {
 	}
 	defer c.Close()
 	a.mu.Lock()
-	a.client = c
+	a.client, a.synced = c, false
 	a.mu.Unlock()
 	defer func() {
 		a.mu.Lock()
-		a.client = nil
+		a.client, a.synced = nil, false
 		a.mu.Unlock()
 	}()
 	snap, err := a.resync(ctx, c)
@@ -236,6 +240,7 @@ func (a *Adapter) session(ctx context.Context, h Handler) error {
 		a.reconnects.Add(1)
 	}
 	a.resyncs++
+	a.synced = true
 	a.mu.Unlock()
 	a.log.Info("FreeSWITCH event socket up and re-synced", "address", a.cfg.Address,
 		"channels", len(snap.Channels), "recordings", len(snap.Recordings))

@@ -17,7 +17,7 @@ import (
 // commands — the channels (`show channels`), each one's full headers
 // (`uuid_dump … json`, the same headers a CHANNEL_CREATE carries), the
 // bridged pairs (`show calls`) and the recordings running on each leg
-// (`uuid_buglist`). Pause state is invisible on FreeSWITCH: the engine sets
+// (`uuid_buglist`), then the channels again (see below). Pause state is invisible on FreeSWITCH: the engine sets
 // the one its index holds (PauseUnknown).
 func (a *Adapter) resync(ctx context.Context, c *Client) (engine.Snapshot, error) {
 	api := func(cmd string) (string, error) {
@@ -96,8 +96,44 @@ func (a *Adapter) resync(ctx context.Context, c *Client) (engine.Snapshot, error
 			}
 		}
 	}
+	// A call hanging up during these reads ends its recordings first: the
+	// channels read before would show it still up with its recordings gone,
+	// which reads as recordings FreeSWITCH lost (pbx_lost rows, a start on a
+	// leg already gone). The channels are listed again; one gone meanwhile
+	// leaves the snapshot with its recordings, which the engine takes for a
+	// hangup.
+	if body, err = api("show channels as json"); err != nil {
+		return snap, fmt.Errorf("re-sync: show channels: %w", err)
+	}
+	if rows, err = showRows(body); err != nil {
+		return snap, fmt.Errorf("re-sync: show channels: %w", err)
+	}
+	up := make(map[string]bool, len(rows))
+	for _, row := range rows {
+		up[row["uuid"]] = true
+	}
+	snap = withoutGone(snap, up)
 	a.recorder.adopt(snap.Recordings)
 	return snap, nil
+}
+
+// withoutGone keeps the channels of snap that are still up, and the
+// recordings on them.
+func withoutGone(snap engine.Snapshot, up map[string]bool) engine.Snapshot {
+	chans := snap.Channels[:0]
+	for _, sc := range snap.Channels {
+		if up[sc.Channel] {
+			chans = append(chans, sc)
+		}
+	}
+	recs := snap.Recordings[:0]
+	for _, lr := range snap.Recordings {
+		if up[lr.Channel] {
+			recs = append(recs, lr)
+		}
+	}
+	snap.Channels, snap.Recordings = chans, recs
+	return snap
 }
 
 // showRows decodes `show … as json`: {"row_count":N,"rows":[{…}]}, and

@@ -112,6 +112,33 @@ func TestStoryLinkLostDuringResyncKeepsTheRecording(t *testing.T) {
 	}
 }
 
+// The call hangs up while the re-sync after a cut link reads its
+// recordings: the channels read before still show it up, its recording is
+// gone. That is a hangup, not a recording FreeSWITCH lost (no pbx_lost row,
+// no new start on a leg already gone).
+func TestStoryHangupDuringResyncIsAHangup(t *testing.T) {
+	s := newStory(t, "a_record_mask_pause", user("1001", uuid1001, autoOut), user("1002", uuid1002, nil))
+	s.replayUntil(named("CHANNEL_BRIDGE", "sofia/internal/1001@"))
+	s.waitCommand("uuid_record")
+	r := s.one(recording.StateRecording)
+	var cut, hungUp atomic.Bool
+	s.sim.srv.HandleAPI("uuid_buglist", func(cmd string) (string, []esl.Event) {
+		if cut.Load() && hungUp.CompareAndSwap(false, true) {
+			s.replayRest()
+		}
+		return s.sim.uuidBuglist(cmd)
+	})
+	cut.Store(true)
+	s.sim.srv.Drop()
+	r = s.final(recording.StopHangup)
+	if !hungUp.Load() {
+		t.Fatal("the re-sync read no recordings: the hangup did not fall in it")
+	}
+	if starts := s.commands("uuid_record " + s.leg(r) + " start"); len(starts) != 1 {
+		t.Fatalf("recording started %d times", len(starts))
+	}
+}
+
 // The TCP connection drops mid-call without a notice, and a garbled frame
 // arrives on another connection: each time the adapter redials, re-syncs
 // and the one recording carries on; nothing panics, nothing is doubled.
