@@ -157,6 +157,14 @@ func (a *Adapter) Translator() *Translator { return a.sess.tr }
 // Connected reports whether the events websocket is up and ours.
 func (a *Adapter) Connected() bool { return a.sess.stream.Connected() }
 
+// Synced reports whether the engine got the re-sync of the current
+// connection: false from a (re)connect until then, and for good if that
+// re-sync could not be read (the engine keeps an older view).
+func (a *Adapter) Synced() bool {
+	n := a.sess.connects.Load()
+	return n > 0 && a.sess.handed.Load() == n
+}
+
 // WatchdogTrips counts the reconnects the watchdog forced.
 func (a *Adapter) WatchdogTrips() int64 { return a.sess.trips.Load() }
 

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/callrecd/callrecd/engine"
 )
 
@@ -381,5 +383,83 @@ func TestAdapterResyncReadsChannelsAfterRecordings(t *testing.T) {
 	ev, _ := h.waitFor(t, "snapshot", time.Second)
 	if snap := ev.(engine.Snapshot); len(snap.Channels) != 0 || len(snap.Recordings) != 0 {
 		t.Fatalf("snapshot %+v: want the call gone with its recording", snap)
+	}
+}
+
+// A reconnect's re-sync is not ready until the engine has it: /readyz must
+// not say ready while the engine's view is older than the PBX's.
+func TestAdapterNotSyncedWhileAReconnectReSyncs(t *testing.T) {
+	f := newFakePBX(t)
+	a, _ := startAdapter(t, f, nil)
+	waitUntil(t, "first re-sync handed", a.Synced)
+	reading, release := make(chan struct{}), make(chan struct{})
+	var once, freed sync.Once
+	free := func() { freed.Do(func() { close(release) }) }
+	t.Cleanup(free) // a failed check must not leave the fake's handler blocked
+	<-f.wsReady
+	f.mu.Lock()
+	f.block = func(r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/ari/channels" {
+			once.Do(func() { close(reading) })
+			<-release
+		}
+	}
+	ws := f.ws
+	f.mu.Unlock()
+	ws.Close(websocket.StatusGoingAway, "cut")
+	select {
+	case <-reading:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no re-sync read after the cut")
+	}
+	if !a.Connected() || a.Synced() {
+		t.Fatalf("during the re-sync: connected %v, synced %v; want true, false", a.Connected(), a.Synced())
+	}
+	free()
+	waitUntil(t, "second re-sync handed", a.Synced)
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// The re-sync reads the live recordings several at a time, never more than
+// resyncReaders, and dates the snapshot after them.
+func TestAdapterResyncReadsRecordingsInParallelAndDatesAfter(t *testing.T) {
+	f := newFakePBX(t)
+	for i := range 3 * resyncReaders {
+		f.addChannel(Channel{ID: fmt.Sprintf("callrecd-rec-%d-1", i), Name: fmt.Sprintf("Snoop/c%d-0000000%d", i, i), State: "Up"})
+	}
+	var mu sync.Mutex
+	var inFlight, most int
+	var lastRead time.Time
+	f.block = func(r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/ari/recordings/live/") {
+			return
+		}
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		lastRead = time.Now()
+		mu.Unlock()
+	}
+	_, h := startAdapter(t, f, nil)
+	ev, _ := h.waitFor(t, "snapshot", 5*time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	if most < 2 || most > resyncReaders {
+		t.Errorf("%d recordings read at once; want 2..%d", most, resyncReaders)
+	}
+	if at := ev.(engine.Snapshot).At; at.Before(lastRead) {
+		t.Errorf("snapshot dated %v, before the last recording read %v", at, lastRead)
 	}
 }

@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/callrecd/callrecd/engine"
 )
@@ -28,15 +31,20 @@ type session struct {
 	rec     *recorder
 	prompts *prompter
 
-	resyncs  atomic.Int64
-	trips    atomic.Int64 // reconnects forced by the watchdog
-	probeSeq atomic.Int64
+	resyncs atomic.Int64
+	// connects counts the connections whose re-sync began; handed is the
+	// count at the one whose snapshot the engine got last. Equal: the
+	// engine's view is as fresh as the current connection's.
+	connects, handed atomic.Int64
+	trips            atomic.Int64 // reconnects forced by the watchdog
+	probeSeq         atomic.Int64
 }
 
 // resyncType marks the re-sync's read of the PBX, queued among the events.
 const resyncType = "callrecd.Resync"
 
 type resyncData struct {
+	connect int64 // session.connects when it was read
 	at      time.Time
 	chans   []Channel
 	bridges []Bridge
@@ -77,6 +85,7 @@ func (s *session) run(ctx context.Context, h Handler) error {
 		if ev.Type == resyncType && ev.sync != nil {
 			snap := s.tr.Resync(ev.sync.at, ev.sync.chans, ev.sync.bridges, ev.sync.live)
 			h.Handle(ctx, snap)
+			s.handed.Store(ev.sync.connect)
 			continue
 		}
 		for _, e := range s.step(ev) {
@@ -131,6 +140,7 @@ func (s *session) onReceive(ev Event) {
 // PBX's state and queues it for the event loop, behind the events already
 // received.
 func (s *session) onConnect(ctx context.Context) {
+	connect := s.connects.Add(1)
 	if !s.cfg.NoEventFilter {
 		allowed := make([]map[string]string, len(EventTypes))
 		for i, t := range EventTypes {
@@ -159,6 +169,7 @@ func (s *session) onConnect(ctx context.Context) {
 		return
 	}
 	s.resyncs.Add(1)
+	data.connect = connect
 	s.stream.Inject(Event{Type: resyncType, sync: data})
 }
 
@@ -168,9 +179,13 @@ func (s *session) onConnect(ctx context.Context) {
 // the recordings: a call hanging up during the read ends its recording
 // first, and channels read before would show it still up with its
 // recording gone, which reads as a recording the PBX lost (soak 13: a
-// pbx_lost row and a new start refused with 404).
+// pbx_lost row and a new start refused with 404). The snapshot is dated
+// at that last read: a call the engine stops for what it shows (an
+// external-only bridge found after a cut) ends its row when the stop goes
+// out, not when the re-sync began (soak 14: a row 0.41 s shorter than its
+// file after a re-sync of 68 calls).
 func (s *session) readState(ctx context.Context) (*resyncData, error) {
-	d := &resyncData{at: time.Now()}
+	d := &resyncData{}
 	var before []Channel
 	if err := s.rest.Do(ctx, http.MethodGet, "/channels", nil, nil, &before); err != nil {
 		return nil, err
@@ -181,19 +196,11 @@ func (s *session) readState(ctx context.Context) (*resyncData, error) {
 			names[name] = true
 		}
 	}
-	var gone []string
-	for name := range names {
-		var lr LiveRecording
-		err := s.rest.Do(ctx, http.MethodGet, "/recordings/live/"+url.PathEscape(name), nil, nil, &lr)
-		switch {
-		case err == nil && (lr.State == "recording" || lr.State == "paused" || lr.State == "queued"):
-			d.live = append(d.live, lr)
-		case err == nil || StatusOf(err) == http.StatusNotFound:
-			gone = append(gone, name)
-		default:
-			return nil, err
-		}
+	live, gone, err := s.readRecordings(ctx, names)
+	if err != nil {
+		return nil, err
 	}
+	d.live, d.at = live, time.Now()
 	if err := s.rest.Do(ctx, http.MethodGet, "/channels", nil, nil, &d.chans); err != nil {
 		return nil, err
 	}
@@ -202,4 +209,39 @@ func (s *session) readState(ctx context.Context) (*resyncData, error) {
 	}
 	s.rec.resync(d.chans, d.live, gone)
 	return d, nil
+}
+
+// resyncReaders bounds the recordings read at once during a re-sync. A
+// re-sync asks for every live recording, one per call up: one at a time,
+// soak 14 took up to 1.02 s from reconnect to reconciled after a cut with
+// 50 calls.
+const resyncReaders = 8
+
+// readRecordings reads the named live recordings, resyncReaders at a time:
+// those still running, and those Asterisk no longer has.
+func (s *session) readRecordings(ctx context.Context, names map[string]bool) (live []LiveRecording, gone []string, err error) {
+	var mu sync.Mutex
+	grp, gctx := errgroup.WithContext(ctx)
+	grp.SetLimit(resyncReaders)
+	for name := range names {
+		grp.Go(func() error {
+			var lr LiveRecording
+			err := s.rest.Do(gctx, http.MethodGet, "/recordings/live/"+url.PathEscape(name), nil, nil, &lr)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil && (lr.State == "recording" || lr.State == "paused" || lr.State == "queued"):
+				live = append(live, lr)
+			case err == nil || StatusOf(err) == http.StatusNotFound:
+				gone = append(gone, name)
+			default:
+				return err
+			}
+			return nil
+		})
+	}
+	if err := grp.Wait(); err != nil {
+		return nil, nil, err
+	}
+	return live, gone, nil
 }

@@ -101,7 +101,8 @@ func (a *Adapter) resync(ctx context.Context, c *Client) (engine.Snapshot, error
 	// which reads as recordings FreeSWITCH lost (pbx_lost rows, a start on a
 	// leg already gone). The channels are listed again; one gone meanwhile
 	// leaves the snapshot with its recordings, which the engine takes for a
-	// hangup.
+	// hangup. The snapshot is dated at this last read (see the ARI re-sync).
+	snap.At = time.Now().UTC()
 	if body, err = api("show channels as json"); err != nil {
 		return snap, fmt.Errorf("re-sync: show channels: %w", err)
 	}

@@ -70,14 +70,16 @@ func spoolDir(configured string, log *slog.Logger) string {
 	return configured
 }
 
-// Ready is nil once the events websocket is up, the first re-sync was read
-// and every event received so far was handled.
+// Ready is nil once the events websocket is up and the engine got this
+// connection's re-sync: until then its view is older than the PBX's.
 func (l *asteriskLink) Ready() error {
 	switch {
 	case !l.adapter.Connected():
 		return errors.New("disconnected")
 	case l.adapter.Stats().Resyncs == 0:
 		return errors.New("connected, first re-sync not read yet")
+	case !l.adapter.Synced():
+		return errors.New("reconnected, re-sync not handed to the engine yet")
 	}
 	return nil
 }
