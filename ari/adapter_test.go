@@ -338,7 +338,7 @@ func TestAdapterStartOnMissingChannelFails(t *testing.T) {
 	a, h := startAdapter(t, f, nil)
 	a.StartRecording(context.Background(), "nope", "rec-x", "wav")
 	ev, _ := h.waitFor(t, "rec-failed rec-x on nope", 3*time.Second)
-	if f := ev.(engine.RecordingFailed); !strings.Contains(f.Reason, "404") || f.Unreachable {
+	if f := ev.(engine.RecordingFailed); !strings.Contains(f.Reason, "404") || f.Unreachable || !f.ChannelGone {
 		t.Errorf("failure %+v", f)
 	}
 	if st := a.Stats(); st.Failures != 1 {

@@ -16,13 +16,15 @@ import (
 
 // fail reports a start that did not happen. err is the REST error, if one
 // caused it: one with no HTTP status (the connection failed or was cut) says
-// the PBX was unreachable rather than that it refused.
+// the PBX was unreachable rather than that it refused; a 404 on the snoop
+// or its record says the channel is gone (the call hung up first).
 func (r *recorder) fail(ctx context.Context, name, channelID, reason string, err error) {
 	r.pbx.failures.Add(1)
 	unreachable := err != nil && StatusOf(err) == 0 && ctx.Err() == nil
+	gone := err != nil && StatusOf(err) == http.StatusNotFound
 	r.pbx.log.Error("ARI: recording could not start", "name", name, "channel", channelID, "reason", reason,
-		"pbx_unreachable", unreachable)
-	r.emit(ctx, engine.RecordingFailed{Name: name, Channel: channelID, Reason: reason, Unreachable: unreachable})
+		"pbx_unreachable", unreachable, "channel_gone", gone)
+	r.emit(ctx, engine.RecordingFailed{Name: name, Channel: channelID, Reason: reason, Unreachable: unreachable, ChannelGone: gone})
 }
 
 func (r *recorder) makeSpare(ctx context.Context, sp *spare) {

@@ -261,8 +261,11 @@ func (e *Engine) Handle(ctx context.Context, ev Event) []Effect {
 		if reason == "" {
 			reason = "failed"
 		}
-		if ev.Unreachable {
+		switch {
+		case ev.Unreachable:
 			reason = recording.FailureUnreachable + reason
+		case ev.ChannelGone:
+			reason = recording.FailureChannelGone + reason
 		}
 		e.onRecEnded(ctx, ev.Name, ev.Channel, reason, at)
 		if ev.Unreachable {

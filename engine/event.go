@@ -185,6 +185,9 @@ type RecordingFailed struct {
 	// (the link was cut), not because it refused: the policy tries again
 	// at the next re-sync.
 	Unreachable bool
+	// ChannelGone: the PBX has no such channel any more (the call hung up
+	// as its recording was being started).
+	ChannelGone bool
 }
 
 // StorageRecovered: the storage is above its free-space floor again (the

@@ -105,3 +105,15 @@ func recordedInternalCall(t *testing.T) (*harness, string) {
 	internalCall(h)
 	return h, h.one().UUID
 }
+
+// A start that found the recorded channel gone says the call hung up first:
+// the PBX's own words ("404 Provided channel was not found") come after.
+func TestStartOnAGoneChannelSaysTheCallHungUp(t *testing.T) {
+	h, name := recordedInternalCall(t)
+	h.send(RecordingFailed{Name: name, Channel: "A", Reason: "snoop: 404 Provided channel was not found", ChannelGone: true})
+	rs := h.recs()
+	if len(rs) != 1 || rs[0].State != recording.StateFailed ||
+		rs[0].FailureReason != recording.FailureChannelGone+"snoop: 404 Provided channel was not found" {
+		t.Fatalf("%+v", rs)
+	}
+}

@@ -114,7 +114,8 @@ func (r *recorder) StartRecording(_ context.Context, channelID, name string, _ r
 		case errors.As(err, &refused) || errors.Is(err, ErrDisconnected):
 			// FreeSWITCH said no, or the command never left: it did not start.
 			r.log.Warn("FreeSWITCH: recording not started", "recording", name, "channel", channelID, "err", err)
-			r.emit(ctx, engine.RecordingFailed{Name: name, Channel: channelID, Reason: "uuid_record start: " + err.Error()})
+			r.emit(ctx, engine.RecordingFailed{Name: name, Channel: channelID, Reason: "uuid_record start: " + err.Error(),
+				ChannelGone: gone(err)})
 		default:
 			// Sent, but the answer was lost with the connection: FreeSWITCH
 			// may well be recording. The re-sync after the redial tells

@@ -18,14 +18,15 @@ import (
 // be recording: the re-sync tells).
 func TestStartRecordingFailsOnlyWhatSurelyDidNotStart(t *testing.T) {
 	cases := []struct {
-		name  string
-		err   error
-		fails bool
+		name        string
+		err         error
+		fails, gone bool
 	}{
-		{"refused", &CommandError{Cmd: "api uuid_record x start p", Reply: "-ERR Cannot locate session!"}, true},
-		{"not connected", ErrDisconnected, true},
-		{"answer lost with the connection", fmt.Errorf("esl: connection lost: %w", ErrClosed), false},
-		{"no answer in time", fmt.Errorf("no reply within 10s: %w", context.DeadlineExceeded), false},
+		{"channel gone", &CommandError{Cmd: "api uuid_record x start p", Reply: "-ERR Cannot locate session!"}, true, true},
+		{"refused", &CommandError{Cmd: "api uuid_record x start p", Reply: "-ERR Cannot pause recording session!"}, true, false},
+		{"not connected", ErrDisconnected, true, false},
+		{"answer lost with the connection", fmt.Errorf("esl: connection lost: %w", ErrClosed), false, false},
+		{"no answer in time", fmt.Errorf("no reply within 10s: %w", context.DeadlineExceeded), false, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -55,8 +56,8 @@ func TestStartRecordingFailsOnlyWhatSurelyDidNotStart(t *testing.T) {
 				t.Fatalf("failed events %+v, want a failure: %v", failed, c.fails)
 			}
 			if c.fails && !errors.Is(c.err, ErrDisconnected) {
-				if f := failed[0].(engine.RecordingFailed); f.Name == "" || f.Reason == "" {
-					t.Fatalf("%+v", f)
+				if f := failed[0].(engine.RecordingFailed); f.Name == "" || f.Reason == "" || f.ChannelGone != c.gone {
+					t.Fatalf("%+v, want channel gone: %v", f, c.gone)
 				}
 			}
 		})

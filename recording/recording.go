@@ -117,6 +117,9 @@ const (
 	// reached for (the link was cut mid-request): not a refusal. A policy's
 	// recording is tried again, under a new row, once the link is back.
 	FailureUnreachable = "the PBX could not be reached: "
+	// FailureChannelGone starts the reason of a start that found the
+	// recorded channel gone: the call hung up before its recording began.
+	FailureChannelGone = "the call hung up before the recording could start: "
 	// FailureNeverStarted: an earlier run left the row open for a
 	// recording the PBX never began (that run ended between asking and the
 	// start).

@@ -182,6 +182,8 @@ func (s *soak) verifyCall(c *soakCall, v *indexView) {
 				res.Refused = true
 			case faultFailed(why, faults):
 				res.FailedByFault++ // the retry's row is checked like any other
+			case strings.HasPrefix(why, recording.FailureChannelGone) && !res.Need:
+				// the call hung up before its recording could start
 			case cc.Err == "": // (a call the driver gave up on may end before its snoop)
 				s.problem("%s: recording %s failed: %s", name, r.UUID, why)
 			}
