@@ -120,7 +120,7 @@ func TestStoryHangupDuringResyncIsAHangup(t *testing.T) {
 	s := newStory(t, "a_record_mask_pause", user("1001", uuid1001, autoOut), user("1002", uuid1002, nil))
 	s.replayUntil(named("CHANNEL_BRIDGE", "sofia/internal/1001@"))
 	s.waitCommand("uuid_record")
-	r := s.one(recording.StateRecording)
+	first := s.one(recording.StateRecording)
 	var cut, hungUp atomic.Bool
 	s.sim.srv.HandleAPI("uuid_buglist", func(cmd string) (string, []esl.Event) {
 		if cut.Load() && hungUp.CompareAndSwap(false, true) {
@@ -130,9 +130,12 @@ func TestStoryHangupDuringResyncIsAHangup(t *testing.T) {
 	})
 	cut.Store(true)
 	s.sim.srv.Drop()
-	r = s.final(recording.StopHangup)
+	r := s.final(recording.StopHangup)
 	if !hungUp.Load() {
 		t.Fatal("the re-sync read no recordings: the hangup did not fall in it")
+	}
+	if r.UUID != first.UUID {
+		t.Fatalf("final row %s, want the first one %s", r.UUID, first.UUID)
 	}
 	if starts := s.commands("uuid_record " + s.leg(r) + " start"); len(starts) != 1 {
 		t.Fatalf("recording started %d times", len(starts))
