@@ -52,3 +52,22 @@ func TestSeenIndexTakesTheSpoolFilesLastWrite(t *testing.T) {
 		t.Error("no audio claimed without a spool to look in")
 	}
 }
+
+// A spool folder that is not where the PBX writes shows no file for a
+// recording the PBX does store: its own list says the audio exists, so the
+// row is not taken for one the PBX never began.
+func TestSeenIndexAsksThePBXBeforeClaimingNoAudio(t *testing.T) {
+	s := newRemoteSite(t, t.TempDir())
+	const stored, never = "00000000-0000-4000-8000-000000000003", "00000000-0000-4000-8000-000000000004"
+	s.pbx.files[stored] = wavBytes(t, 1)
+	r := SeenIndex{Index: openRowsFake{recs: []engine.OpenRecording{
+		{Row: engine.RecordingRow{UUID: stored}}, {Row: engine.RecordingRow{UUID: never}},
+	}}, C: s.c}
+	got, err := r.OpenRecordings(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].NoAudio || !got[1].NoAudio {
+		t.Errorf("no audio %v / %v, want false (the PBX stores it) / true", got[0].NoAudio, got[1].NoAudio)
+	}
+}
