@@ -40,56 +40,11 @@ func buildCallrecd(t *testing.T) string {
 func TestServeClosesRowsACrashLeftOpen(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := lab.CheckUp(ctx); err != nil {
-		t.Fatalf("the Asterisk lab is not up (scripts/asterisk-lab up): %v", err)
-	}
-	bin := buildCallrecd(t)
-	dir := t.TempDir()
-	cfg := lab.CallrecdConfig{Bin: bin, Dir: dir, Import: "../testdata/import.example.yaml"}
-	first, err := lab.StartCallrecd(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(dir, "callrecd.log"))
-			t.Logf("callrecd log:\n%s", log)
-		}
-	}()
-	drv, err := lab.NewDriver(ctx, lab.DefaultDriverConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drv.Close()
-	// The carrier calls Alice (1001), who records incoming external calls.
-	carrier, err := drv.CallFromCarrier(ctx, "+4915112345678", "49305551001")
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice, err := drv.Incoming(ctx, "1001")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := alice.WaitUp(ctx); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenCurrent(ctx, first.DBPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var rec store.Recording
-	eventually(t, 5*time.Second, "the recording row", func() bool {
-		rs, err := st.ListRecordings(ctx, store.RecordingFilter{Tenant: lab.DemoTenant})
-		if err != nil || len(rs) != 1 || rs[0].State != string(recording.StateRecording) {
-			return false
-		}
-		rec = rs[0]
-		return true
-	})
+	c := startServedCall(t, ctx)
+	st, carrier, alice, rec := c.st, c.carrier, c.alice, c.rec
 	time.Sleep(1500 * time.Millisecond) // some audio in the spool file
 
-	first.Kill()
+	c.serve.Kill()
 	if err := carrier.Hangup(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -99,8 +54,7 @@ func TestServeClosesRowsACrashLeftOpen(t *testing.T) {
 	ended := time.Now()
 	time.Sleep(time.Second) // the call is over well before callrecd is back
 
-	cfg.Import = ""
-	second, err := lab.StartCallrecd(ctx, cfg)
+	second, err := lab.StartCallrecd(ctx, c.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,12 +72,12 @@ func TestServeClosesRowsACrashLeftOpen(t *testing.T) {
 	if d := rec.End.Sub(ended); d < -2*time.Second || d > 2*time.Second {
 		t.Errorf("recording end %s, want about when the call ended (%s)", rec.End.Format(time.RFC3339Nano), ended.Format(time.RFC3339Nano))
 	}
-	c, err := st.GetCall(ctx, lab.DemoTenant, rec.CallID)
+	call, err := st.GetCall(ctx, lab.DemoTenant, rec.CallID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.End == nil {
-		t.Fatalf("call %d still open after the restart", c.ID)
+	if call.End == nil {
+		t.Fatalf("call %d still open after the restart", call.ID)
 	}
 	if rs, err := st.ListRecordings(ctx, store.RecordingFilter{Tenant: lab.DemoTenant}); err != nil || len(rs) != 1 {
 		t.Fatalf("recordings after the restart: %d, %v (want the one)", len(rs), err)
@@ -141,6 +95,66 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 	}
 }
 
+// servedCall is a call the real `callrecd serve` records: the carrier calls
+// Alice (1001), who records incoming external calls, and the recording row
+// is up. The index is opened beside the running binary.
+type servedCall struct {
+	cfg            lab.CallrecdConfig
+	serve          *lab.Callrecd
+	carrier, alice *lab.Party
+	st             *store.Store
+	rec            store.Recording
+}
+
+// startServedCall builds and starts callrecd serve on the lab and places
+// the call; its log is printed if the test fails.
+func startServedCall(t *testing.T, ctx context.Context) *servedCall {
+	t.Helper()
+	if err := lab.CheckUp(ctx); err != nil {
+		t.Fatalf("the Asterisk lab is not up (scripts/asterisk-lab up): %v", err)
+	}
+	dir := t.TempDir()
+	c := &servedCall{cfg: lab.CallrecdConfig{Bin: buildCallrecd(t), Dir: dir, Import: "../testdata/import.example.yaml"}}
+	var err error
+	if c.serve, err = lab.StartCallrecd(ctx, c.cfg); err != nil {
+		t.Fatal(err)
+	}
+	c.cfg.Import = "" // a restart keeps the index
+	t.Cleanup(func() {
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(dir, "callrecd.log"))
+			t.Logf("callrecd log:\n%s", log)
+		}
+	})
+	drv, err := lab.NewDriver(ctx, lab.DefaultDriverConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { drv.Close() })
+	if c.carrier, err = drv.CallFromCarrier(ctx, "+4915112345678", "49305551001"); err != nil {
+		t.Fatal(err)
+	}
+	if c.alice, err = drv.Incoming(ctx, "1001"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.alice.WaitUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c.st, err = store.OpenCurrent(ctx, c.serve.DBPath); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.st.Close() })
+	eventually(t, 5*time.Second, "the recording row", func() bool {
+		rs, err := c.st.ListRecordings(ctx, store.RecordingFilter{Tenant: lab.DemoTenant})
+		if err != nil || len(rs) != 1 || rs[0].State != string(recording.StateRecording) {
+			return false
+		}
+		c.rec = rs[0]
+		return true
+	})
+	return c
+}
+
 // Two crash windows of `callrecd serve`, staged on a real call around a
 // SIGKILL (soak 9 and soak 8 found them):
 //   - killed between asking Asterisk for a recording and Asterisk beginning
@@ -154,62 +168,18 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 func TestServeRecoversWhatAKillBetweenTwoStepsLeft(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := lab.CheckUp(ctx); err != nil {
-		t.Fatalf("the Asterisk lab is not up (scripts/asterisk-lab up): %v", err)
-	}
-	dir := t.TempDir()
-	cfg := lab.CallrecdConfig{Bin: buildCallrecd(t), Dir: dir, Import: "../testdata/import.example.yaml"}
-	first, err := lab.StartCallrecd(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(dir, "callrecd.log"))
-			t.Logf("callrecd log:\n%s", log)
-		}
-	}()
-	drv, err := lab.NewDriver(ctx, lab.DefaultDriverConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drv.Close()
-	carrier, err := drv.CallFromCarrier(ctx, "+4915112345678", "49305551001")
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice, err := drv.Incoming(ctx, "1001")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := alice.WaitUp(ctx); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenCurrent(ctx, first.DBPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var real store.Recording
-	eventually(t, 5*time.Second, "the recording row", func() bool {
-		rs, err := st.ListRecordings(ctx, store.RecordingFilter{Tenant: lab.DemoTenant})
-		if err != nil || len(rs) != 1 || rs[0].State != string(recording.StateRecording) {
-			return false
-		}
-		real = rs[0]
-		return true
-	})
+	c := startServedCall(t, ctx)
+	st, carrier, real, cfg := c.st, c.carrier, c.rec, c.cfg
 
 	// The first window: the killed run had asked for a second recording of
 	// this call (its row written, the PBX not begun).
-	first.Kill()
+	c.serve.Kill()
 	never := store.Recording{UUID: "7d0c5b1e-9a4f-4c2d-8e6b-3f1a2c4d5e6f", CallID: real.CallID, TenantUUID: lab.DemoTenant,
 		Start: time.Now().UTC(), Filename: "never.wav", Format: string(recording.WAV), State: string(recording.StateRecording),
 		StartedBy: string(recording.ByAPI)}
 	if err := st.CreateRecording(ctx, never); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Import = ""
 	second, err := lab.StartCallrecd(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
