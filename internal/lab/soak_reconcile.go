@@ -182,8 +182,7 @@ func (s *soak) verifyCall(c *soakCall, v *indexView) {
 				res.Refused = true
 			case faultFailed(why, faults):
 				res.FailedByFault++ // the retry's row is checked like any other
-			case strings.HasPrefix(why, recording.FailureChannelGone) && !res.Need:
-				// the call hung up before its recording could start
+			case hungUpFirst(why, res.Need):
 			case cc.Err == "": // (a call the driver gave up on may end before its snoop)
 				s.problem("%s: recording %s failed: %s", name, r.UUID, why)
 			}
@@ -356,6 +355,13 @@ func faultFailed(why string, faults []*SoakFault) bool {
 		}
 	}
 	return false
+}
+
+// hungUpFirst: a failed row says the call hung up before its recording
+// could start, and the call was too short to need one. On a call long
+// enough to need a recording, the same reason is a problem to report.
+func hungUpFirst(why string, needed bool) bool {
+	return strings.HasPrefix(why, recording.FailureChannelGone) && !needed
 }
 
 // expectedStop lists the stop reasons a call's recording may end with: the

@@ -196,3 +196,24 @@ func TestFaultFailed(t *testing.T) {
 		}
 	}
 }
+
+// A start that found the channel gone explains a failed row only on a call
+// too short to need a recording (soaks 14 and 15: calls up 10–54 ms).
+func TestHungUpFirst(t *testing.T) {
+	gone := recording.FailureChannelGone + "snoop: ARI POST /channels/pbx-1.13/snoop: 404 Provided channel was not found"
+	cases := []struct {
+		why    string
+		needed bool
+		want   bool
+	}{
+		{gone, false, true},
+		{gone, true, false},
+		{"snoop: ARI POST /channels/pbx-1.13/snoop: 404 Provided channel was not found", false, false},
+		{recording.FailureUnreachable + "snoop: EOF", false, false},
+	}
+	for _, c := range cases {
+		if got := hungUpFirst(c.why, c.needed); got != c.want {
+			t.Errorf("%q needed=%v: %v, want %v", c.why, c.needed, got, c.want)
+		}
+	}
+}
